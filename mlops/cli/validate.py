@@ -1,0 +1,41 @@
+"""Check every model spec, environment and version record, and the rules across them.
+
+Every problem is printed at once, one per line, as path:line:col: message. Exit status: 0 valid,
+1 invalid input, 2 usage error. Under GitHub Actions the problems are also annotations on the PR
+and a table in the step summary.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from mlops.cli._run import add_repo_argument, report_problems, repo_root, step_summary
+
+EXAMPLES = """examples:
+  mlops validate
+  mlops validate --model digits-cnn --format json"""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_repo_argument(parser)
+    parser.add_argument("--model", action="append", metavar="NAME", help="validate only this model (repeatable)")
+    parser.add_argument("--format", choices=["text", "json"], default="text", help="output format")
+
+
+def run(args: argparse.Namespace) -> int:
+    from mlops.validate.validate import validate
+
+    result = validate(repo_root(args.repo), set(args.model) if args.model else None)
+    summary = result.summary()
+    if args.format == "json":
+        print(json.dumps(summary, indent=2))
+    if result.problems:
+        report_problems(result.problems, "validation failed")
+        return 1
+    if args.format == "text":
+        print(f"ok: {len(result.repo.models)} models, {len(result.repo.environments)} environments "
+              f"({' → '.join(summary['environments'])}), {summary['version_records']} version records")  # type: ignore[arg-type]
+    step_summary(f"### ✅ mlops validate\n\n{len(result.repo.models)} models, "
+                 f"{len(result.repo.environments)} environments: all valid.")
+    return 0

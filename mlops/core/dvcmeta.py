@@ -1,0 +1,72 @@
+"""Read DVC's own metadata (``data.dvc`` and the ``.dir`` manifest) without re-hashing anything."""
+
+from __future__ import annotations
+
+import configparser
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from mlops.core import yamlpos
+from mlops.core.errors import Problem, UserError
+
+
+@dataclass(frozen=True)
+class TrackedTree:
+    """The files DVC tracks under one output directory, as DVC recorded them."""
+
+    out: str  # e.g. "data"
+    md5: str  # e.g. "3f…a1.dir"
+    files: frozenset[str]  # paths relative to the repository root, e.g. "data/digits/digits.csv"
+    dvc_file: str
+
+
+def _object_path(root: Path, md5: str) -> Path:
+    return root / "files" / "md5" / md5[:2] / md5[2:]
+
+
+def default_remote(repo: Path) -> Path | None:
+    """The directory of DVC's default remote, when it is a local directory."""
+    cfg = configparser.ConfigParser()
+    cfg.read([repo / ".dvc" / "config", repo / ".dvc" / "config.local"])
+    name = cfg.get("core", "remote", fallback=None)
+    if not name:
+        return None
+    url = cfg.get(f"'remote \"{name}\"'", "url", fallback=None)
+    if not url or "://" in url:
+        return None
+    path = Path(url)
+    return path if path.is_absolute() else (repo / ".dvc" / path).resolve()
+
+
+def tracked_tree(repo: Path, dvc_file: str = "data.dvc") -> TrackedTree:
+    """List what ``dvc_file`` tracks, from the ``.dir`` manifest in the cache or the default remote."""
+    doc = yamlpos.load(repo / dvc_file, dvc_file)
+    outs = doc.data.get("outs")
+    if not isinstance(outs, list) or not outs or not isinstance(outs[0], dict):
+        raise UserError(doc.problem(("outs",), "expected 'outs' with one tracked directory (run `dvc add data`)"))
+    out = outs[0]
+    md5, path = out.get("md5"), out.get("path")
+    if not isinstance(md5, str) or not isinstance(path, str):
+        raise UserError(doc.problem(("outs", 0), "expected 'md5' and 'path' in the tracked output"))
+    if not md5.endswith(".dir"):
+        return TrackedTree(path, md5, frozenset({path}), dvc_file)
+    candidates = [_object_path(repo / ".dvc" / "cache", md5)]
+    remote = default_remote(repo)
+    if remote is not None:
+        candidates.append(_object_path(remote, md5))
+    for manifest in candidates:
+        if manifest.is_file():
+            entries = json.loads(manifest.read_text("utf-8"))
+            files = frozenset(f"{path}/{e['relpath']}" for e in entries)
+            return TrackedTree(path, md5, files, dvc_file)
+    line, col = doc.where(("outs", 0, "md5"))
+    raise UserError(Problem(dvc_file, line, col,
+                            f"DVC manifest {md5} is in neither the cache nor the default remote; "
+                            "expected `scripts/materialize-data` or `dvc pull` to have run"))
+
+
+def contains(tree: TrackedTree, path: str) -> bool:
+    """True when ``path`` is a tracked file or a directory holding tracked files."""
+    prefix = path.rstrip("/") + "/"
+    return path in tree.files or any(f.startswith(prefix) for f in tree.files)

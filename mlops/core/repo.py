@@ -1,0 +1,99 @@
+"""The repository as the source of truth: load every spec, environment and version record at once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Generic, TypeVar
+
+from mlops.core import yamlpos
+from mlops.core.errors import Problem, UserError
+from mlops.core.spec.environment import Environment
+from mlops.core.spec.load import validate
+from mlops.core.spec.model import ModelSpec
+from mlops.core.spec.record import VersionRecord
+from mlops.core.yamlpos import Document
+
+T = TypeVar("T")
+MODELS = "models"
+ENVIRONMENTS = "environments"
+
+
+@dataclass
+class Loaded(Generic[T]):
+    doc: Document
+    spec: T
+
+
+@dataclass
+class Repository:
+    """Everything under ``root`` that parsed and validated, plus the problems of what did not."""
+
+    root: Path
+    models: dict[str, Loaded[ModelSpec]] = field(default_factory=dict)
+    environments: dict[str, Loaded[Environment]] = field(default_factory=dict)
+    records: dict[str, dict[str, Loaded[VersionRecord]]] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+    model_dirs: list[str] = field(default_factory=list)
+
+    def rel(self, path: Path) -> str:
+        return path.relative_to(self.root).as_posix()
+
+    def model(self, name: str) -> ModelSpec:
+        return self.models[name].spec
+
+    def environment(self, name: str) -> Environment:
+        return self.environments[name].spec
+
+    def promotion_order(self) -> list[str]:
+        """Environments from the root (dev) along ``promoted_from``; assumes the chain was validated."""
+        order: list[str] = []
+        nxt = {e.spec.promoted_from: n for n, e in sorted(self.environments.items())}
+        current = nxt.get(None)
+        while current is not None and current not in order:
+            order.append(current)
+            current = nxt.get(current)
+        return order
+
+    def require_valid(self) -> None:
+        if self.problems:
+            raise UserError(self.problems)
+
+
+def _load(repo: Repository, path: Path, cls: type[T]) -> Loaded[T] | None:
+    try:
+        doc = yamlpos.load(path, repo.rel(path))
+        return Loaded(doc, validate(doc, cls))  # type: ignore[type-var]
+    except UserError as exc:
+        repo.problems.extend(exc.problems)
+        return None
+
+
+def load_repository(root: Path, *, only_models: set[str] | None = None) -> Repository:
+    """Parse and validate every file. Problems are collected, never raised, so all are reported at once."""
+    repo = Repository(root=root.resolve())
+    models_dir = repo.root / MODELS
+    for spec_file in sorted(models_dir.glob("*/model.yaml")):
+        name = spec_file.parent.name
+        repo.model_dirs.append(name)
+        if only_models is not None and name not in only_models:
+            continue
+        loaded = _load(repo, spec_file, ModelSpec)
+        if loaded is not None:
+            repo.models[name] = loaded
+        records: dict[str, Loaded[VersionRecord]] = {}
+        for record_file in sorted((spec_file.parent / "versions").glob("*.yaml")):
+            rec = _load(repo, record_file, VersionRecord)
+            if rec is not None:
+                records[record_file.stem] = rec
+        repo.records[name] = records
+    for env_file in sorted((repo.root / ENVIRONMENTS).glob("*.yaml")):
+        env = _load(repo, env_file, Environment)
+        if env is not None:
+            repo.environments[env_file.stem] = env
+    if not repo.model_dirs and only_models is None:
+        repo.problems.append(Problem(MODELS, 1, 1, "no models found; expected models/<name>/model.yaml "
+                                     "(create one with `mlops new model NAME`)"))
+    if not (repo.root / ENVIRONMENTS).is_dir():
+        repo.problems.append(Problem(ENVIRONMENTS, 1, 1, "no environments directory; expected environments/dev.yaml"))
+    return repo

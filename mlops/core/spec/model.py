@@ -1,0 +1,200 @@
+"""``models/<name>/model.yaml``: what to train, and how to serve and monitor it."""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from mlops.core.spec.types import Cron, DnsLabel, Owner, Quantity, Strict
+
+Dtype = Literal["float32", "float64", "int32", "int64", "bool"]
+Datatype = Literal["FP32", "FP64", "INT32", "INT64", "BOOL"]
+Metric = Literal["accuracy", "macro_f1", "log_loss", "rmse", "mae", "r2"]
+CLASSIFICATION_METRICS: frozenset[str] = frozenset({"accuracy", "macro_f1", "log_loss"})
+REGRESSION_METRICS: frozenset[str] = frozenset({"rmse", "mae", "r2"})
+HIGHER_IS_BETTER: frozenset[str] = frozenset({"accuracy", "macro_f1", "r2"})
+Scalar = bool | int | float | str
+
+
+class Split(Strict):
+    """Deterministic split of the rows by a seeded hash: fractions of the whole file."""
+
+    test: float = Field(0.2, gt=0, lt=1)
+    validation: float = Field(0.1, ge=0, lt=1)
+    seed: int = Field(0, ge=0)
+
+    @model_validator(mode="after")
+    def _fractions(self) -> Split:
+        if self.test + self.validation >= 1:
+            raise ValueError("test + validation must leave rows for training (sum < 1)")
+        return self
+
+
+class Data(Strict):
+    path: str = Field(description="CSV file inside the DVC-tracked data/ tree, e.g. data/digits/digits.csv")
+    features: dict[str, Dtype] = Field(min_length=1, description="feature columns in model input order → dtype")
+    label: str
+    split: Split = Split()
+    normalize: Literal["standard", "none"] = Field(
+        "standard", description="standardise features with the training split's mean/std, baked into the artifact"
+    )
+
+    @model_validator(mode="after")
+    def _paths(self) -> Data:
+        parts = self.path.split("/")
+        if parts[0] != "data" or len(parts) < 2 or ".." in parts or "" in parts:
+            raise ValueError(f"data.path {self.path!r} must be a relative path inside data/, e.g. 'data/x/y.csv'")
+        return self
+
+
+class Optimizer(Strict):
+    name: Literal["adam", "adamw", "sgd"] = "adamw"
+    lr: float = Field(1e-3, gt=0)
+    weight_decay: float = Field(0.0, ge=0)
+    momentum: float = Field(0.0, ge=0, lt=1)
+
+
+class Checkpoint(Strict):
+    every: int = Field(1, gt=0)
+    unit: Literal["epoch", "step"] = "epoch"
+
+
+class Training(Strict):
+    epochs: int = Field(10, gt=0)
+    batch_size: int = Field(64, gt=0)
+    seed: int = Field(0, ge=0)
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
+    compile: bool = False
+    optimizer: Optimizer = Optimizer()
+    checkpoint: Checkpoint = Checkpoint()
+    runner: list[str] = Field(default_factory=lambda: ["self-hosted", "gpu"], min_length=1)
+    timeout_minutes: int = Field(60, gt=0, le=4320)
+    gpus: int = Field(0, ge=0, le=64)
+    backend: Literal["local", "kubernetes"] = "local"
+
+
+class Gate(Strict):
+    """A rule a version must pass: absolute bounds and/or a maximum regression against the pinned version."""
+
+    name: DnsLabel
+    metric: Metric
+    min: float | None = None
+    max: float | None = None
+    max_regression: float | None = Field(None, ge=0, description="allowed worsening vs the pinned version")
+
+    @model_validator(mode="after")
+    def _one_rule(self) -> Gate:
+        if self.min is None and self.max is None and self.max_regression is None:
+            raise ValueError(f"gate {self.name!r} sets no rule; expected min, max or max_regression")
+        return self
+
+
+class Evaluation(Strict):
+    metrics: list[Metric] = Field(min_length=1)
+    gates: list[Gate] = []
+
+
+class TensorSpec(Strict):
+    name: str = "input"
+    datatype: Datatype = "FP32"
+    shape: list[int] = Field(min_length=1, description="shape of one sample, e.g. [64]")
+
+    @model_validator(mode="after")
+    def _shape(self) -> TensorSpec:
+        if any(d <= 0 for d in self.shape):
+            raise ValueError("serving.input.shape dimensions must be positive")
+        return self
+
+    @property
+    def size(self) -> int:
+        return math.prod(self.shape)
+
+
+class Batching(Strict):
+    max_batch_size: int = Field(32, gt=0, le=4096)
+    max_latency_ms: float = Field(5.0, gt=0, le=10_000)
+    max_queue: int = Field(256, gt=0, description="admitted requests waiting; beyond this → 429")
+
+
+class Resources(Strict):
+    cpu: Quantity = "500m"
+    memory: Quantity = "512Mi"
+    gpu: int = Field(0, ge=0, le=16)
+
+
+class Replicas(Strict):
+    min: int = Field(1, ge=0)
+    max: int = Field(3, ge=1)
+    target_cpu_utilization: int = Field(70, gt=0, le=100)
+
+    @model_validator(mode="after")
+    def _order(self) -> Replicas:
+        if self.min > self.max:
+            raise ValueError(f"replicas.min ({self.min}) is larger than replicas.max ({self.max})")
+        return self
+
+
+class PredictionLog(Strict):
+    sample_rate: float = Field(0.1, ge=0, le=1)
+    sink: str = Field(".mlops/predictions", description="a local directory or an fsspec URL")
+    format: Literal["jsonl", "parquet"] = "jsonl"
+
+
+class Serving(Strict):
+    input: TensorSpec
+    batching: Batching = Batching()
+    resources: Resources = Resources()
+    replicas: Replicas = Replicas()
+    prediction_log: PredictionLog = PredictionLog()
+
+
+class Drift(Strict):
+    method: Literal["psi", "ks", "wasserstein", "jensenshannon", "kl_div"] = "psi"
+    threshold: float = Field(0.2, gt=0)
+    share: float = Field(0.3, gt=0, le=1, description="share of drifted features that makes the window drifted")
+
+
+class Performance(Strict):
+    metric: Metric
+    degradation: float = Field(0.05, ge=0, description="allowed absolute worsening against the record's metric")
+
+
+class Actions(Strict):
+    retrain: bool = True
+    rollback: bool = False
+
+
+class Monitoring(Strict):
+    features: list[str] = Field(default_factory=list, description="empty: every feature")
+    drift: Drift = Drift()
+    window_size: int = Field(1000, gt=0)
+    min_samples: int = Field(200, gt=0)
+    schedule: Cron = "17 */6 * * *"
+    hysteresis: int = Field(2, ge=1, description="consecutive bad windows before acting")
+    performance: Performance | None = None
+    actions: Actions = Actions()
+
+    @model_validator(mode="after")
+    def _samples(self) -> Monitoring:
+        if self.min_samples > self.window_size:
+            raise ValueError(f"min_samples ({self.min_samples}) is larger than window_size ({self.window_size})")
+        return self
+
+
+class ModelSpec(Strict):
+    apiVersion: Literal["mlops/v1"] = "mlops/v1"  # noqa: N815 - the YAML key
+    kind: Literal["Model"] = "Model"
+    name: DnsLabel
+    description: str = Field(min_length=1)
+    owners: list[Owner] = Field(min_length=1)
+    task: Literal["classification", "regression"]
+    code: str = Field("model.py", description="the user code, relative to the model directory")
+    data: Data
+    params: dict[str, Scalar | list[Scalar]] = {}
+    training: Training = Training()
+    evaluation: Evaluation
+    serving: Serving
+    monitoring: Monitoring = Monitoring()

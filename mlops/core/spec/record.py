@@ -1,0 +1,76 @@
+"""``models/<name>/versions/<version>.yaml``: the immutable record of one trained version.
+
+Git is the model registry. A record is written once by ``mlops train`` and never edited: it carries a
+``record_digest`` over its own canonical content, so an edited record fails validation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from pydantic import Field
+
+from mlops.core.spec.types import DnsLabel, Sha256, Strict, VersionId
+
+
+class Artifact(Strict):
+    digest: Sha256 = Field(description="sha256 over the artifact directory's manifest (see mlops.core.lineage)")
+    uri: str = Field(description="where the artifact lives, e.g. dvc://artifacts/<model>/<version>")
+    files: dict[str, Sha256] = Field(description="file name → sha256 of each file in the artifact")
+    format: str = "torchscript+safetensors"
+
+
+class DataVersion(Strict):
+    path: str
+    md5: str = Field(description="DVC md5 of the tracked data/ directory (from data.dvc)")
+    rows: dict[str, int] = {}
+
+
+class Code(Strict):
+    commit: str
+    dirty: bool = False
+    model_py_sha256: Sha256
+
+
+class Environment_(Strict):
+    python: str
+    torch: str
+    cuda: str | None = None
+    mlops: str
+    device: str
+    cpu: str
+    gpu: str | None = None
+    runner: str = "local"
+
+
+class VersionRecord(Strict):
+    apiVersion: str = "mlops/v1"  # noqa: N815 - the YAML key
+    kind: str = "VersionRecord"
+    model: DnsLabel
+    version: VersionId
+    created: str
+    parent: VersionId | None = None
+    artifact: Artifact
+    data: DataVersion
+    code: Code
+    params: dict[str, Any] = {}
+    training: dict[str, Any] = {}
+    seed: int
+    metrics: dict[str, float]
+    evaluation_data: DataVersion
+    history: dict[str, list[float]] = {}
+    environment: Environment_
+    duration_s: float
+    record_digest: Sha256
+
+    def body(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude={"record_digest"})
+
+
+def record_digest(body: dict[str, Any]) -> str:
+    """sha256 over the canonical JSON of a record without its ``record_digest`` field."""
+    canonical = json.dumps({k: v for k, v in body.items() if k != "record_digest"}, sort_keys=True,
+                           separators=(",", ":"), ensure_ascii=False)
+    return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()

@@ -1,0 +1,85 @@
+"""Constrained scalar types shared by every spec, with messages that say what is expected."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
+
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_OWNER = re.compile(r"^@?[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})(?:/[A-Za-z0-9][A-Za-z0-9._-]*)?$")
+_VERSION = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+_QUANTITY = re.compile(r"^(?:\d+(?:\.\d+)?|\.\d+)(?:[eE][+-]?\d+|m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$")
+_K8S_VERSION = re.compile(r"^1\.(\d+)$")
+_CRON_FIELD = re.compile(r"^(\*|\d+(-\d+)?)(/\d+)?(,(\*|\d+(-\d+)?)(/\d+)?)*$")
+_SHA256 = re.compile(r"^sha256:[0-9a-f]{64}$")
+SUPPORTED_K8S = range(25, 38)  # kubernetes-validate ships schemas for 1.25 … 1.37
+
+
+class Strict(BaseModel):
+    """Base for every spec: unknown keys are errors, types are not coerced, objects are frozen."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+def _dns_label(value: str) -> str:
+    if len(value) > 63 or not _DNS_LABEL.match(value):
+        raise ValueError(
+            f"{value!r} is not a DNS-1123 label; expected lower-case letters, digits and '-', "
+            "starting and ending with a letter or digit, at most 63 characters"
+        )
+    return value
+
+
+def _owner(value: str) -> str:
+    if not _OWNER.match(value):
+        raise ValueError(f"{value!r} is not a GitHub user or 'org/team'")
+    return value
+
+
+def _version(value: str) -> str:
+    if len(value) > 63 or not _VERSION.match(value):
+        raise ValueError(f"{value!r} is not a version id; expected lower-case letters, digits, '.' and '-' (≤63)")
+    return value
+
+
+def _quantity(value: Any) -> Any:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float):
+        if value < 0:
+            raise ValueError(f"{value!r} is negative; expected a Kubernetes quantity ≥ 0")
+        value = str(value)
+    if isinstance(value, str) and not _QUANTITY.match(value):
+        raise ValueError(f"{value!r} is not a Kubernetes quantity; expected e.g. '500m', '2', '512Mi' or '1Gi'")
+    return value
+
+
+def _k8s_version(value: str) -> str:
+    match = _K8S_VERSION.match(value)
+    if not match or int(match.group(1)) not in SUPPORTED_K8S:
+        raise ValueError(f"{value!r} is not a supported Kubernetes version; expected '1.25' … '1.37' (a quoted string)")
+    return value
+
+
+def _cron(value: str) -> str:
+    fields = value.split()
+    if len(fields) != 5 or not all(_CRON_FIELD.match(f) for f in fields):
+        raise ValueError(f"{value!r} is not a cron schedule; expected five fields like '17 */6 * * *'")
+    return value
+
+
+def _sha256(value: str) -> str:
+    if not _SHA256.match(value):
+        raise ValueError(f"{value!r} is not a digest; expected 'sha256:' and 64 hex digits")
+    return value
+
+
+DnsLabel = Annotated[str, AfterValidator(_dns_label)]
+Owner = Annotated[str, AfterValidator(_owner)]
+VersionId = Annotated[str, AfterValidator(_version)]
+Quantity = Annotated[str, BeforeValidator(_quantity)]
+K8sVersion = Annotated[str, AfterValidator(_k8s_version)]
+Cron = Annotated[str, AfterValidator(_cron)]
+Sha256 = Annotated[str, AfterValidator(_sha256)]
