@@ -14,19 +14,26 @@ from mlops.cli._run import add_repo_argument, report_problems, repo_root, step_s
 
 EXAMPLES = """examples:
   mlops validate
-  mlops validate --model digits-cnn --format json"""
+  mlops validate --model digits-cnn --format json
+  mlops validate --base origin/main      # in a PR: records are append-only"""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_repo_argument(parser)
     parser.add_argument("--model", action="append", metavar="NAME", help="validate only this model (repeatable)")
     parser.add_argument("--format", choices=["text", "json"], default="text", help="output format")
+    parser.add_argument("--base", metavar="REF", help="also refuse version records changed or deleted since REF")
 
 
 def run(args: argparse.Namespace) -> int:
     from mlops.validate.validate import validate
 
-    result = validate(repo_root(args.repo), set(args.model) if args.model else None)
+    root = repo_root(args.repo)
+    result = validate(root, set(args.model) if args.model else None)
+    if args.base:
+        from mlops.gitops.records import record_changes
+
+        result.problems = sorted(set(result.problems) | set(record_changes(root, args.base)))
     summary = result.summary()
     if args.format == "json":
         print(json.dumps(summary, indent=2))
