@@ -27,12 +27,18 @@ def _object_path(root: Path, md5: str) -> Path:
 
 def default_remote(repo: Path) -> Path | None:
     """The directory of DVC's default remote, when it is a local directory."""
-    cfg = configparser.ConfigParser()
-    cfg.read([repo / ".dvc" / "config", repo / ".dvc" / "config.local"])
-    name = cfg.get("core", "remote", fallback=None)
-    if not name:
+    cfg = configparser.ConfigParser(interpolation=None)
+    for name in ("config", "config.local"):
+        try:
+            cfg.read(repo / ".dvc" / name, encoding="utf-8")
+        except (configparser.Error, UnicodeDecodeError) as exc:
+            line = getattr(exc, "lineno", None) or 1
+            raise UserError(Problem(f".dvc/{name}", line, 1, f"cannot parse DVC's config ({type(exc).__name__}); "
+                                    "expected the INI format `dvc config` writes")) from None
+    remote = cfg.get("core", "remote", fallback="")
+    if not remote:
         return None
-    url = cfg.get(f"'remote \"{name}\"'", "url", fallback=None)
+    url = cfg.get(f"'remote \"{remote}\"'", "url", fallback="")
     if not url or "://" in url:
         return None
     path = Path(url)
@@ -57,13 +63,23 @@ def tracked_tree(repo: Path, dvc_file: str = "data.dvc") -> TrackedTree:
         candidates.append(_object_path(remote, md5))
     for manifest in candidates:
         if manifest.is_file():
-            entries = json.loads(manifest.read_text("utf-8"))
-            files = frozenset(f"{path}/{e['relpath']}" for e in entries)
-            return TrackedTree(path, md5, files, dvc_file)
+            return TrackedTree(path, md5, _manifest_files(manifest, path, doc, repo), dvc_file)
     line, col = doc.where(("outs", 0, "md5"))
     raise UserError(Problem(dvc_file, line, col,
                             f"DVC manifest {md5} is in neither the cache nor the default remote; "
-                            "expected `scripts/materialize-data` or `dvc pull` to have run"))
+                            "expected `scripts/materialize_data.py` or `dvc pull` to have run"))
+
+
+def _manifest_files(manifest: Path, out: str, doc: yamlpos.Document, repo: Path) -> frozenset[str]:
+    """Paths listed in a DVC ``.dir`` manifest: a JSON list of ``{"md5", "relpath"}`` objects."""
+    try:
+        entries = json.loads(manifest.read_bytes())
+        return frozenset(f"{out}/{e['relpath']}" for e in entries if isinstance(e["relpath"], str))
+    except (ValueError, TypeError, KeyError):
+        line, col = doc.where(("outs", 0, "md5"))
+        shown = manifest.relative_to(repo) if manifest.is_relative_to(repo) else manifest
+        raise UserError(Problem(doc.path, line, col, f"DVC manifest {shown} is corrupt (not a list of relpath "
+                                "entries); expected DVC's .dir JSON (repair it with `dvc pull --force`)")) from None
 
 
 def contains(tree: TrackedTree, path: str) -> bool:

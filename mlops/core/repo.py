@@ -17,6 +17,7 @@ from mlops.core.yamlpos import Document
 T = TypeVar("T")
 MODELS = "models"
 ENVIRONMENTS = "environments"
+ROOT_ENVIRONMENT = "dev"  # the promotion chain starts here
 
 
 @dataclass
@@ -35,6 +36,7 @@ class Repository:
     records: dict[str, dict[str, Loaded[VersionRecord]]] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
     model_dirs: list[str] = field(default_factory=list)
+    environment_files: list[str] = field(default_factory=list)  # every environments/*.yaml stem, valid or not
 
     def rel(self, path: Path) -> str:
         return path.relative_to(self.root).as_posix()
@@ -46,10 +48,17 @@ class Repository:
         return self.environments[name].spec
 
     def promotion_order(self) -> list[str]:
-        """Environments from the root (dev) along ``promoted_from``; assumes the chain was validated."""
+        """Environments from the root (dev) along ``promoted_from``; assumes the chain was validated.
+
+        Where the chain branches (invalid), the alphabetically first successor is followed.
+        """
         order: list[str] = []
-        nxt = {e.spec.promoted_from: n for n, e in sorted(self.environments.items())}
-        current = nxt.get(None)
+        nxt: dict[str, str] = {}
+        for name, env in sorted(self.environments.items()):
+            if env.spec.promoted_from is not None:
+                nxt.setdefault(env.spec.promoted_from, name)
+        root = self.environments.get(ROOT_ENVIRONMENT)
+        current = ROOT_ENVIRONMENT if root is not None and root.spec.promoted_from is None else None
         while current is not None and current not in order:
             order.append(current)
             current = nxt.get(current)
@@ -88,6 +97,7 @@ def load_repository(root: Path, *, only_models: set[str] | None = None) -> Repos
                 records[record_file.stem] = rec
         repo.records[name] = records
     for env_file in sorted((repo.root / ENVIRONMENTS).glob("*.yaml")):
+        repo.environment_files.append(env_file.stem)
         env = _load(repo, env_file, Environment)
         if env is not None:
             repo.environments[env_file.stem] = env

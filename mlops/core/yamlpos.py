@@ -34,6 +34,14 @@ _SCALARS = {
     "tag:yaml.org,2002:str",
     "tag:yaml.org,2002:timestamp",
 }
+_MAP = "tag:yaml.org,2002:map"
+_SEQ = "tag:yaml.org,2002:seq"
+_STR = "tag:yaml.org,2002:str"
+
+
+def _tag(tag: str) -> str:
+    """A tag as the user wrote it: ``!!python/object`` rather than ``tag:yaml.org,2002:python/object``."""
+    return "!!" + tag.removeprefix("tag:yaml.org,2002:") if tag.startswith("tag:yaml.org,2002:") else tag
 
 
 @dataclass
@@ -87,13 +95,17 @@ class _Walker:
             raise self._fail(node, f"nesting deeper than {MAX_DEPTH} levels (a recursive alias?)")
         self.doc.values.setdefault(loc, self._pos(node))
         if isinstance(node, yaml.MappingNode):
+            if node.tag != _MAP:
+                raise self._fail(node, f"unsupported YAML tag '{_tag(node.tag)}'; expected a plain mapping")
             out: dict[Any, Any] = {}
             for key_node, value_node in node.value:
                 if key_node.tag == "tag:yaml.org,2002:merge":
                     raise self._fail(key_node, "YAML merge keys ('<<') are not supported; write the keys out")
+                if not isinstance(key_node, yaml.ScalarNode):
+                    raise self._fail(key_node, "mapping keys must be plain strings, not a list or a mapping")
+                if key_node.tag != _STR:
+                    raise self._fail(key_node, self._key_message(key_node))
                 key = self.build(key_node, (*loc, "<key>"), depth + 1)
-                if not isinstance(key, str | int | bool | float) and key is not None:
-                    raise self._fail(key_node, "mapping keys must be plain scalars")
                 if key in out:
                     first = self.doc.keys.get((*loc, key), (0, 0))[0]
                     line, col = self._pos(key_node)
@@ -104,10 +116,20 @@ class _Walker:
                 out[key] = self.build(value_node, (*loc, key), depth + 1)
             return out
         if isinstance(node, yaml.SequenceNode):
+            if node.tag != _SEQ:
+                raise self._fail(node, f"unsupported YAML tag '{_tag(node.tag)}'; expected a plain list")
             return [self.build(item, (*loc, i), depth + 1) for i, item in enumerate(node.value)]
         if node.tag not in _SCALARS:
-            raise self._fail(node, f"unsupported YAML tag '{node.tag}'; expected plain YAML values")
+            raise self._fail(node, f"unsupported YAML tag '{_tag(node.tag)}'; expected plain YAML values")
         return _CONSTRUCTOR.construct_object(node, deep=True)
+
+    @staticmethod
+    def _key_message(node: yaml.ScalarNode) -> str:
+        if node.tag in _SCALARS:
+            kind = _tag(node.tag).removeprefix("!!")
+            kind = {"null": "null (empty)", "bool": "a boolean", "int": "a number", "float": "a number"}.get(kind, kind)
+            return f"key {node.value!r} reads as {kind} in YAML; expected a string key (quote it: \"{node.value}\")"
+        return f"unsupported YAML tag '{_tag(node.tag)}' on a key; expected a plain string key"
 
 
 def parse(text: str, path: str) -> Document:
@@ -123,7 +145,9 @@ def parse(text: str, path: str) -> Document:
     except yaml.reader.ReaderError as exc:
         before = text[: exc.position]
         line, col = before.count("\n") + 1, exc.position - (before.rfind("\n") + 1) + 1
-        raise UserError(Problem(path, line, col, f"invalid character {exc.character!r}; expected printable text")) from None
+        char = chr(exc.character) if isinstance(exc.character, int) else exc.character
+        raise UserError(Problem(path, line, col, f"invalid character {char!r} ({exc.reason}); "
+                                "expected printable text")) from None
     except yaml.YAMLError as exc:
         raise UserError(Problem(path, 1, 1, f"YAML error: {exc}")) from None
     if root is None:
@@ -132,6 +156,8 @@ def parse(text: str, path: str) -> Document:
     doc.data = walker.build(root, (), 0)
     if walker.problems:
         raise UserError(walker.problems)
+    if doc.data is None:
+        raise UserError(Problem(path, 1, 1, "document is empty; expected a YAML mapping"))
     if not isinstance(doc.data, dict):
         raise UserError(Problem(path, 1, 1, f"expected a YAML mapping at the top level, got a {_kind(doc.data)}"))
     return doc
@@ -141,13 +167,24 @@ def load(file: Path, display: str | None = None) -> Document:
     """Read and parse a YAML file; binary, oversized and non-UTF-8 files are clear errors."""
     name = display or str(file)
     try:
+        if file.is_dir():
+            raise IsADirectoryError(file)
+        if file.exists() and not file.is_file():
+            raise UserError(Problem(name, 1, 1, "not a regular file; expected a YAML file"))
+        if file.stat().st_size > MAX_BYTES:
+            raise UserError(Problem(name, 1, 1, f"file is larger than {MAX_BYTES // 1024 // 1024} MiB; "
+                                    "expected a small YAML file"))
         raw = file.read_bytes()
     except FileNotFoundError:
         raise UserError(Problem(name, 1, 1, "file not found")) from None
     except IsADirectoryError:
         raise UserError(Problem(name, 1, 1, "is a directory; expected a YAML file")) from None
-    if len(raw) > MAX_BYTES:
-        raise UserError(Problem(name, 1, 1, f"file is larger than {MAX_BYTES // 1024 // 1024} MiB; expected a small YAML file"))
+    except OSError as exc:
+        raise UserError(Problem(name, 1, 1, f"cannot read the file ({exc.strerror or exc}); expected a readable "
+                                "YAML file")) from None
+    if len(raw) > MAX_BYTES:  # grew since stat()
+        raise UserError(Problem(name, 1, 1, f"file is larger than {MAX_BYTES // 1024 // 1024} MiB; "
+                                "expected a small YAML file"))
     if b"\x00" in raw:
         raise UserError(Problem(name, 1, 1, "binary file (contains NUL bytes); expected UTF-8 YAML text"))
     try:
@@ -155,7 +192,8 @@ def load(file: Path, display: str | None = None) -> Document:
     except UnicodeDecodeError as exc:
         before = raw[: exc.start]
         line = before.count(b"\n") + 1
-        col = exc.start - (before.rfind(b"\n") + 1) + 1
+        prefix = before[before.rfind(b"\n") + 1:].removeprefix(b"\xef\xbb\xbf")
+        col = len(prefix.decode("utf-8", errors="replace")) + 1  # characters, as YAML positions count them
         raise UserError(Problem(name, line, col, "not valid UTF-8; expected UTF-8 YAML text")) from None
     if not text.strip():
         raise UserError(Problem(name, 1, 1, "file is empty; expected a YAML mapping"))

@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from mlops.core.spec.model import Gate, Replicas, Resources
-from mlops.core.spec.types import DnsLabel, K8sVersion, Owner, Sha256, Strict, VersionId
+from mlops.core.spec.types import DnsLabel, FieldError, K8sVersion, Owner, Sha256, Strict, VersionId
 
 
 class Kubernetes(Strict):
@@ -28,11 +28,11 @@ class Placement(Strict):
 
     replicas: Replicas | None = None
     resources: Resources | None = None
-    node_selector: dict[str, str] = {}
+    node_selector: dict[str, str] = Field(default_factory=dict)
     gpu_node_selector: dict[str, str] = Field(
         default_factory=lambda: {"nvidia.com/gpu.present": "true"}, description="added for models that use GPUs"
     )
-    tolerations: list[Toleration] = []
+    tolerations: list[Toleration] = Field(default_factory=list)
     runtime_class_name: str | None = None
 
 
@@ -51,7 +51,7 @@ class Pin(Strict):
 
 
 class Environment(Strict):
-    apiVersion: Literal["mlops/v1"] = "mlops/v1"  # noqa: N815 - the YAML key
+    apiVersion: Literal["mlops/v1"] = "mlops/v1"  # the YAML key
     kind: Literal["Environment"] = "Environment"
     name: DnsLabel
     description: str = ""
@@ -60,16 +60,17 @@ class Environment(Strict):
     local: Local = Local()
     registry: str = Field("localhost:5000/mlops", min_length=1)
     promoted_from: DnsLabel | None = None
-    approvers: list[Owner] = []
+    approvers: list[Owner] = Field(default_factory=list)
     defaults: Placement = Placement()
-    overrides: dict[DnsLabel, Placement] = {}
+    overrides: dict[DnsLabel, Placement] = Field(default_factory=dict)
     policy: Policy = Policy()
-    pins: dict[DnsLabel, VersionId | Pin] = {}
+    pins: dict[DnsLabel, VersionId | Pin] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _target(self) -> Environment:
         if self.target == "kubernetes" and self.kubernetes is None:
-            raise ValueError("target 'kubernetes' needs a 'kubernetes' section (version, namespace)")
+            raise FieldError("target", "target 'kubernetes' needs a 'kubernetes' section; expected "
+                             "kubernetes: {version: \"1.31\", namespace: NAME}")
         return self
 
     def pin(self, model: str) -> Pin | None:

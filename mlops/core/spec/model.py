@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from mlops.core.spec.types import Cron, DnsLabel, Owner, Quantity, Strict
+from mlops.core.spec.types import Cron, DnsLabel, FieldError, Owner, Quantity, RelativePy, Strict
 
 Dtype = Literal["float32", "float64", "int32", "int64", "bool"]
 Datatype = Literal["FP32", "FP64", "INT32", "INT64", "BOOL"]
@@ -28,7 +28,8 @@ class Split(Strict):
     @model_validator(mode="after")
     def _fractions(self) -> Split:
         if self.test + self.validation >= 1:
-            raise ValueError("test + validation must leave rows for training (sum < 1)")
+            raise FieldError("test", f"test + validation ({self.test} + {self.validation}) must leave rows for "
+                             "training; expected a sum below 1")
         return self
 
 
@@ -45,7 +46,8 @@ class Data(Strict):
     def _paths(self) -> Data:
         parts = self.path.split("/")
         if parts[0] != "data" or len(parts) < 2 or ".." in parts or "" in parts:
-            raise ValueError(f"data.path {self.path!r} must be a relative path inside data/, e.g. 'data/x/y.csv'")
+            raise FieldError("path", f"{self.path!r} is not a relative path inside data/; expected e.g. "
+                             "'data/x/y.csv'")
         return self
 
 
@@ -94,7 +96,7 @@ class Gate(Strict):
 
 class Evaluation(Strict):
     metrics: list[Metric] = Field(min_length=1)
-    gates: list[Gate] = []
+    gates: list[Gate] = Field(default_factory=list)
 
 
 class TensorSpec(Strict):
@@ -105,7 +107,7 @@ class TensorSpec(Strict):
     @model_validator(mode="after")
     def _shape(self) -> TensorSpec:
         if any(d <= 0 for d in self.shape):
-            raise ValueError("serving.input.shape dimensions must be positive")
+            raise FieldError("shape", f"shape {self.shape} has a dimension ≤ 0; expected positive dimensions")
         return self
 
     @property
@@ -133,7 +135,7 @@ class Replicas(Strict):
     @model_validator(mode="after")
     def _order(self) -> Replicas:
         if self.min > self.max:
-            raise ValueError(f"replicas.min ({self.min}) is larger than replicas.max ({self.max})")
+            raise FieldError("min", f"min ({self.min}) is larger than max ({self.max}); expected min ≤ max")
         return self
 
 
@@ -180,20 +182,21 @@ class Monitoring(Strict):
     @model_validator(mode="after")
     def _samples(self) -> Monitoring:
         if self.min_samples > self.window_size:
-            raise ValueError(f"min_samples ({self.min_samples}) is larger than window_size ({self.window_size})")
+            raise FieldError("min_samples", f"min_samples ({self.min_samples}) is larger than window_size "
+                             f"({self.window_size}); expected min_samples ≤ window_size")
         return self
 
 
 class ModelSpec(Strict):
-    apiVersion: Literal["mlops/v1"] = "mlops/v1"  # noqa: N815 - the YAML key
+    apiVersion: Literal["mlops/v1"] = "mlops/v1"  # the YAML key
     kind: Literal["Model"] = "Model"
     name: DnsLabel
     description: str = Field(min_length=1)
     owners: list[Owner] = Field(min_length=1)
     task: Literal["classification", "regression"]
-    code: str = Field("model.py", description="the user code, relative to the model directory")
+    code: RelativePy = Field("model.py", description="the user code, relative to the model directory")
     data: Data
-    params: dict[str, Scalar | list[Scalar]] = {}
+    params: dict[str, Scalar | list[Scalar]] = Field(default_factory=dict)
     training: Training = Training()
     evaluation: Evaluation
     serving: Serving

@@ -17,15 +17,15 @@ from mlops.core.spec.types import DnsLabel, Sha256, Strict, VersionId
 
 class Artifact(Strict):
     digest: Sha256 = Field(description="sha256 over the artifact directory's manifest (see mlops.core.lineage)")
-    uri: str = Field(description="where the artifact lives, e.g. dvc://artifacts/<model>/<version>")
+    uri: str = Field(description="where the artifact lives, e.g. dvc://models/<model>/versions/<version>")
     files: dict[str, Sha256] = Field(description="file name → sha256 of each file in the artifact")
-    format: str = "torchscript+safetensors"
+    format: str = Field("torch.export-pt2", description="program.pt2 (torch.export) + signature, metrics, card")
 
 
 class DataVersion(Strict):
     path: str
     md5: str = Field(description="DVC md5 of the tracked data/ directory (from data.dvc)")
-    rows: dict[str, int] = {}
+    rows: dict[str, int] = Field(default_factory=dict)
 
 
 class Code(Strict):
@@ -43,10 +43,14 @@ class Environment_(Strict):
     cpu: str
     gpu: str | None = None
     runner: str = "local"
+    threads: int | None = Field(None, description="torch intra-op threads used for training (reproduce uses them)")
+    precision: str = "fp32"
+    processes: int = Field(1, ge=1, description="training processes (DDP world size)")
+    deterministic: bool = Field(True, description="torch deterministic algorithms were enforced")
 
 
 class VersionRecord(Strict):
-    apiVersion: str = "mlops/v1"  # noqa: N815 - the YAML key
+    apiVersion: str = "mlops/v1"  # the YAML key
     kind: str = "VersionRecord"
     model: DnsLabel
     version: VersionId
@@ -55,12 +59,12 @@ class VersionRecord(Strict):
     artifact: Artifact
     data: DataVersion
     code: Code
-    params: dict[str, Any] = {}
-    training: dict[str, Any] = {}
+    params: dict[str, Any] = Field(default_factory=dict)
+    training: dict[str, Any] = Field(default_factory=dict)
     seed: int
     metrics: dict[str, float]
     evaluation_data: DataVersion
-    history: dict[str, list[float]] = {}
+    history: dict[str, list[float]] = Field(default_factory=dict)
     environment: Environment_
     duration_s: float
     record_digest: Sha256

@@ -17,6 +17,14 @@ _SHA256 = re.compile(r"^sha256:[0-9a-f]{64}$")
 SUPPORTED_K8S = range(25, 38)  # kubernetes-validate ships schemas for 1.25 … 1.37
 
 
+class FieldError(ValueError):
+    """A model validator's error about one field: reported at that field's position, not the mapping's."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
 class Strict(BaseModel):
     """Base for every spec: unknown keys are errors, types are not coerced, objects are frozen."""
 
@@ -56,6 +64,13 @@ def _quantity(value: Any) -> Any:
     return value
 
 
+def _k8s_version_type(value: Any) -> Any:
+    if isinstance(value, float | int) and not isinstance(value, bool):
+        raise ValueError(f"{value!r} is a number; expected the Kubernetes version as a quoted string, e.g. \"1.31\" "
+                         "(unquoted 1.30 reads as 1.3)")
+    return value
+
+
 def _k8s_version(value: str) -> str:
     match = _K8S_VERSION.match(value)
     if not match or int(match.group(1)) not in SUPPORTED_K8S:
@@ -70,6 +85,14 @@ def _cron(value: str) -> str:
     return value
 
 
+def _relative_py(value: str) -> str:
+    parts = value.split("/")
+    if value.startswith("/") or ".." in parts or "" in parts or "\\" in value or not value.endswith(".py"):
+        raise ValueError(f"{value!r} is not a Python file inside the model directory; expected a relative path "
+                         "like 'model.py'")
+    return value
+
+
 def _sha256(value: str) -> str:
     if not _SHA256.match(value):
         raise ValueError(f"{value!r} is not a digest; expected 'sha256:' and 64 hex digits")
@@ -80,6 +103,7 @@ DnsLabel = Annotated[str, AfterValidator(_dns_label)]
 Owner = Annotated[str, AfterValidator(_owner)]
 VersionId = Annotated[str, AfterValidator(_version)]
 Quantity = Annotated[str, BeforeValidator(_quantity)]
-K8sVersion = Annotated[str, AfterValidator(_k8s_version)]
+K8sVersion = Annotated[str, BeforeValidator(_k8s_version_type), AfterValidator(_k8s_version)]
 Cron = Annotated[str, AfterValidator(_cron)]
 Sha256 = Annotated[str, AfterValidator(_sha256)]
+RelativePy = Annotated[str, AfterValidator(_relative_py)]
