@@ -1,0 +1,5 @@
+"""Seams to outside systems: one small Protocol each, with a real and a local implementation.
+
+* ``artifacts`` — ArtifactStore (DVC remote | directory) and the verified artifact loader;
+* ``forge`` — the Git forge (GitHub REST | local).
+"""
