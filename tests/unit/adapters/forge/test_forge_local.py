@@ -1,0 +1,110 @@
+"""The local forge: pull requests, comments, labels and statuses as files beside a local bare remote."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import threading
+from pathlib import Path
+
+import pytest
+
+from mlops.adapters.forge import ForgeError, upsert_comment
+from mlops.adapters.forge.local import LocalForge
+
+
+def git(cwd: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout.strip()
+
+
+@pytest.fixture
+def clone(tmp_path: Path) -> Path:
+    """A working clone with a local bare remote (``origin``) and a pushed branch ``proposal``."""
+    remote, work = tmp_path / "remote.git", tmp_path / "work"
+    git(tmp_path, "init", "--quiet", "--bare", "-b", "main", str(remote))
+    git(tmp_path, "clone", "--quiet", str(remote), str(work))
+    git(work, "-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "--quiet", "--allow-empty",
+        "-m", "init")
+    git(work, "push", "--quiet", "origin", "HEAD:main")
+    git(work, "checkout", "--quiet", "-b", "proposal")
+    git(work, "-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "--quiet", "--allow-empty",
+        "-m", "change")
+    git(work, "push", "--quiet", "origin", "proposal")
+    return work
+
+
+def test_open_pr_records_the_head_commit_and_is_idempotent(clone: Path) -> None:
+    forge = LocalForge(clone)
+    pr = forge.open_pr("proposal", "main", "Train digits-cnn", "body")
+    again = forge.open_pr("proposal", "main", "another title", "other")
+    assert pr.number == again.number == 1 and pr.head == "proposal" and pr.base == "main"
+    assert forge.pull(1)["head_sha"] == git(clone, "rev-parse", "proposal")
+    assert forge.find_open_pr("proposal") == pr and forge.find_open_pr("Codertocat:proposal") == pr
+    assert forge.find_open_pr("proposal", base="release") is None and forge.find_open_pr("other") is None
+
+
+def test_open_pr_refuses_a_branch_git_does_not_know(clone: Path) -> None:
+    with pytest.raises(ForgeError, match="branch 'nope' is unknown to git"):
+        LocalForge(clone).open_pr("nope", "main", "t", "b")
+
+
+def test_a_branch_only_on_origin_is_accepted(clone: Path) -> None:
+    git(clone, "checkout", "--quiet", "main")
+    git(clone, "branch", "--quiet", "-D", "proposal")
+    assert LocalForge(clone).open_pr("proposal", "main", "t", "b").number == 1
+
+
+def test_comments_upsert_in_place_and_identical_content_writes_nothing(clone: Path) -> None:
+    forge = LocalForge(clone)
+    pr = forge.open_pr("proposal", "main", "t", "b").number
+    _, created = upsert_comment(forge, pr, "<!-- r -->", "<!-- r -->\none")
+    pull_file = clone / ".mlops" / "forge" / "pulls" / "1.json"
+    before = pull_file.stat().st_mtime_ns
+    _, unchanged = upsert_comment(forge, pr, "<!-- r -->", "<!-- r -->\none")
+    assert pull_file.stat().st_mtime_ns == before
+    _, updated = upsert_comment(forge, pr, "<!-- r -->", "<!-- r -->\ntwo")
+    forge.create_comment(pr, "a human's comment")
+    assert (created, unchanged, updated) == ("created", "unchanged", "updated")
+    bodies = [c["body"] for c in forge.pull(pr)["comments"]]
+    assert bodies == ["<!-- r -->\ntwo", "a human's comment"]
+
+
+def test_unknown_pull_request_and_comment_are_clear_errors(clone: Path) -> None:
+    forge = LocalForge(clone)
+    with pytest.raises(ForgeError, match="no pull request #9"):
+        forge.create_comment(9, "x")
+    with pytest.raises(ForgeError, match="no comment 5"):
+        forge.update_comment(5, "x")
+
+
+def test_labels_are_a_set_in_insertion_order(clone: Path) -> None:
+    forge = LocalForge(clone)
+    forge.open_pr("proposal", "main", "t", "b")
+    forge.add_labels(1, ["model:digits-cnn", "needs-training"])
+    forge.add_labels(1, ["needs-training", "model:digits-cnn", "gates-passed"])
+    assert forge.pull(1)["labels"] == ["model:digits-cnn", "needs-training", "gates-passed"]
+
+
+def test_status_keeps_the_latest_per_context(clone: Path) -> None:
+    forge, sha = LocalForge(clone), git(clone, "rev-parse", "HEAD")
+    forge.set_status(sha, "pending", "mlops/gates", "evaluating")
+    forge.set_status(sha, "failure", "mlops/gates", "digits-cnn failed prod: min-accuracy " + "x" * 200)
+    forge.set_status(sha, "success", "mlops/validate", "valid")
+    statuses = forge.statuses(sha)
+    assert statuses["mlops/gates"]["state"] == "failure" and len(statuses["mlops/gates"]["description"]) == 140
+    assert statuses["mlops/validate"]["state"] == "success"
+    stored = json.loads((clone / ".mlops" / "forge" / "statuses" / f"{sha}.json").read_text())
+    assert set(stored) == {"mlops/gates", "mlops/validate"}
+
+
+def test_concurrent_comments_are_all_kept(clone: Path) -> None:
+    forge = LocalForge(clone)
+    forge.open_pr("proposal", "main", "t", "b")
+    threads = [threading.Thread(target=forge.create_comment, args=(1, f"c{i}")) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    comments = forge.pull(1)["comments"]
+    assert sorted(c["body"] for c in comments) == [f"c{i}" for i in range(8)]
+    assert len({c["id"] for c in comments}) == 8
