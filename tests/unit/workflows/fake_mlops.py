@@ -1,0 +1,40 @@
+"""Stands in for `python -m mlops VERB …` in the composite-action tests: logs its arguments and plays the verb.
+
+FAKE_TRAIN=none makes train write no record; FAKE_FAIL_ENV / FAKE_CRASH_ENV make evaluate fail a gate (verdict
+written, exit 1) or break (no verdict, exit 1) for that environment; FAKE_RC sets the exit code of other verbs.
+"""
+
+import json
+import os
+import sys
+from pathlib import Path
+
+args = sys.argv[1:]
+with Path(os.environ["FAKE_LOG"]).open("a", encoding="utf-8") as log:
+    log.write(" ".join(args) + f" @ {Path.cwd()}\n")
+if args[:2] != ["-m", "mlops"]:
+    sys.exit(f"fake python: expected -m mlops, got {args}")
+verb, rest = args[2], args[3:]
+
+
+def option(name: str, default: str = "") -> str:
+    return rest[rest.index(name) + 1] if name in rest else default
+
+
+if verb == "train":
+    model = rest[0]
+    versions = Path(option("--repo", ".")) / "models" / model / "versions"
+    versions.mkdir(parents=True, exist_ok=True)
+    if os.environ.get("FAKE_TRAIN") != "none":
+        (versions / "20261201-0123abcd.yaml").write_text(f"model: {model}\n", encoding="utf-8")
+    sys.exit(0)
+if verb == "evaluate":
+    env_name, out = option("--against"), option("--json-out")
+    if env_name == os.environ.get("FAKE_CRASH_ENV"):
+        sys.exit(1)
+    failed = env_name == os.environ.get("FAKE_FAIL_ENV")
+    Path(out).write_text(json.dumps({"model": rest[0], "environment": env_name, "passed": not failed}))
+    sys.exit(1 if failed else 0)
+if verb == "diff":
+    print(os.environ.get("FAKE_DIFF", ""), end="")
+sys.exit(int(os.environ.get("FAKE_RC", "0")))
