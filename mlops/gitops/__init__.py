@@ -1,0 +1,1 @@
+"""Git-facing verbs: what changed between revisions (manifests, version records) and pull-request plumbing."""

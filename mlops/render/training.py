@@ -1,0 +1,100 @@
+"""The Kubernetes training Job of a model (``training.backend: kubernetes``).
+
+An Indexed Job (``completionMode: Indexed``, ``completions = parallelism = nodes``) whose pods each run
+``torchrun --nnodes N --nproc-per-node G --node-rank $(NODE_RANK) --master-addr <job>-0.<job> …
+-m mlops train MODEL --backend local``, where ``G`` is ``training.gpus`` (or 1 on CPU) and ``NODE_RANK`` is
+the pod's completion index. A headless Service of the same name gives every pod a stable DNS name, so
+node 0 is the rendezvous master. GPU jobs get ``nvidia.com/gpu`` limits and the environment's GPU
+placement (GPU node selector, tolerations, runtimeClassName). The Job is checked like the serving
+manifests: strict schema of the environment's Kubernetes version and Pod Security "restricted".
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import Any
+
+from mlops.core.errors import UsageError, UserError
+from mlops.core.repo import Repository
+from mlops.core.spec.runtime import UID
+from mlops.render.objects import MANAGED_BY, PART_OF
+from mlops.render.render import Renderer, kubernetes_environments
+from mlops.render.settings import effective
+
+TEMPLATE = "training-job"
+MASTER_PORT = 29500
+BACKOFF_LIMIT = 2
+TTL_SECONDS = 86_400  # keep a finished Job (and its logs) for a day
+CPU_PER_PROCESS = 2
+MEMORY_GIB_PER_PROCESS = 4
+MAX_NAME = 50  # `<job>-<index>` pod host names and the job-name label must stay within 63 characters
+
+
+def job_name(model: str, version_label: str) -> str:
+    """``train-<model>-<label>`` as a DNS-1123 label; long names are cut and made unique with a hash."""
+    raw = f"train-{model}-{version_label}".lower()
+    name = re.sub(r"-+", "-", re.sub(r"[^a-z0-9-]", "-", raw)).strip("-")
+    if len(name) > MAX_NAME:
+        name = name[: MAX_NAME - 9].rstrip("-") + "-" + hashlib.sha256(raw.encode()).hexdigest()[:8]
+    return name
+
+
+def training_context(repo: Repository, model: str, version_label: str, image: str, env: str,
+                     nodes: int) -> dict[str, Any]:
+    spec = repo.model(model)
+    loaded = repo.environments[env]
+    assert loaded.spec.kubernetes is not None
+    gpus = spec.training.gpus
+    nproc = gpus or 1
+    name = job_name(model, version_label)
+    placement = effective(spec, loaded)
+    selector = {"mlops.dev/training-job": name}
+    labels = {**selector, "app.kubernetes.io/name": model, "app.kubernetes.io/instance": name,
+              "app.kubernetes.io/component": "training", "app.kubernetes.io/part-of": PART_OF,
+              "app.kubernetes.io/managed-by": MANAGED_BY, "mlops.dev/environment": env}
+    requests = {"cpu": str(CPU_PER_PROCESS * nproc), "memory": f"{MEMORY_GIB_PER_PROCESS * nproc}Gi"}
+    limits: dict[str, Any] = {"memory": requests["memory"]}
+    if gpus:
+        limits["nvidia.com/gpu"] = str(gpus)
+    args = [f"--nnodes={nodes}", f"--nproc-per-node={nproc}", "--node-rank=$(NODE_RANK)",
+            f"--master-addr={name}-0.{name}", f"--master-port={MASTER_PORT}",
+            "-m", "mlops", "train", model, "--backend", "local"]
+    return {
+        "name": name, "service": name, "model": model, "version_label": version_label, "environment": env,
+        "namespace": loaded.spec.kubernetes.namespace, "kubernetes_version": loaded.spec.kubernetes.version,
+        "labels": labels, "selector": selector, "annotations": {"mlops.dev/version-label": version_label},
+        "image": image, "args": args, "nodes": nodes, "nproc": nproc, "gpus": gpus, "uid": UID,
+        "master_port": MASTER_PORT, "backoff_limit": BACKOFF_LIMIT, "ttl_seconds": TTL_SECONDS,
+        "timeout_seconds": spec.training.timeout_minutes * 60,
+        "resources": {"requests": requests, "limits": limits},
+        "node_selector": {**placement.node_selector, **(placement.gpu_node_selector if gpus else {})},
+        "tolerations": placement.tolerations, "runtime_class_name": placement.runtime_class_name,
+    }
+
+
+def render_training_job(repo: Repository, model: str, version_label: str, image: str, *,
+                        env: str | None = None, nodes: int | None = None) -> list[dict[str, Any]]:
+    """The headless Service and the Indexed Job that train ``model`` (checked; serialise with ``to_yaml``).
+
+    ``env`` (default: the first kubernetes environment of the promotion order, normally dev) gives the
+    namespace, the Kubernetes version for validation and the placement; ``nodes`` defaults to the spec's
+    ``training.nodes`` when it has one, else 1.
+    """
+    if model not in repo.models:
+        raise UsageError(f"no model named {model!r}; expected one of {sorted(repo.models)}")
+    if env is None:
+        candidates = kubernetes_environments(repo)
+        if not candidates:
+            raise UsageError("no environment targets kubernetes; a training Job needs one for its namespace")
+        env = candidates[0]
+    renderer = Renderer(repo)
+    renderer._env(env)
+    count = nodes if nodes is not None else int(getattr(repo.model(model).training, "nodes", 1))
+    if count < 1:
+        raise UsageError(f"nodes must be at least 1, got {count}")
+    context = training_context(repo, model, version_label, image, env, count)
+    objects = renderer.objects(TEMPLATE, context, context["kubernetes_version"])
+    if renderer.problems:
+        raise UserError(renderer.problems)
+    return objects
