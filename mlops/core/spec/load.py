@@ -24,7 +24,7 @@ _EXPECTED = {
     "list_type": "a list",
     "model_type": "a mapping",
 }
-_BOUNDS = {"greater_than", "greater_than_equal", "less_than", "less_than_equal", "too_short", "too_long"}
+_BOUNDS = {"greater_than", "greater_than_equal", "less_than", "less_than_equal"}
 
 
 def _dotted(loc: tuple[Any, ...]) -> str:
@@ -93,6 +93,15 @@ def _message(err: ErrorDetails) -> str:
     if kind in _EXPECTED:
         return f"expected {_EXPECTED[kind]}, got {type(given).__name__} {given!r}"
     msg = err["msg"].removeprefix("Value error, ")
+    ctx = err.get("ctx") or {}
+    if kind in {"too_short", "string_too_short"}:
+        unit = "character" if kind.startswith("string") else "item"
+        least = ctx.get("min_length")
+        return f"expected at least {least} {unit}{'s' if least != 1 else ''}, got {given!r}"
+    if kind in {"too_long", "string_too_long"}:
+        unit = "character" if kind.startswith("string") else "item"
+        most = ctx.get("max_length")
+        return f"expected at most {most} {unit}{'s' if most != 1 else ''}, got {len(given) if given else 0}"
     if kind in _BOUNDS:
         return f"expected {msg.removeprefix('Input should be ').removeprefix('input should be ')}, got {given!r}"
     if kind in {"literal_error", "enum"}:
