@@ -1,0 +1,207 @@
+"""``mlops build-image MODEL@VERSION``: the serving image of one recorded version.
+
+1. load the repository (valid), the model's spec and the version record;
+2. fetch the artifact (``--artifact DIR`` or the artifact store) and verify it against the record;
+3. collect the wheelhouse (locked serving dependencies + the mlops wheel) and assemble a fresh build
+   context with the Dockerfile from ``templates/Dockerfile.j2`` (:mod:`mlops.deploy.image_context`);
+4. build it with an :class:`~mlops.adapters.image.ImageBuilder` as ``<registry>/<model>:<version>``;
+   the build checks the artifact digest again inside the image;
+5. push it when asked, and report the registry's manifest digest — what ``mlops render`` pins
+   (``pins: {model: {version: V, image: sha256:…}}``; ``--pin ENV`` writes it).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+from mlops.adapters.image import Built, ImageBuilder
+from mlops.core.errors import Problem, UsageError, UserError
+from mlops.core.lineage import verify_artifact
+from mlops.core.repo import Repository
+from mlops.core.spec.record import VersionRecord
+from mlops.core.spec.runtime import runtime_config
+from mlops.deploy import image_context, wheelhouse
+from mlops.deploy.image_context import DEFAULT_BASE_IMAGE, ContextInputs, ImageSpec
+
+DEFAULT_REGISTRY = "localhost:5000/mlops"
+IMAGE_ENVIRONMENT = "image"  # the config baked into the image; Kubernetes mounts the environment's over it
+_REGISTRY = re.compile(r"^[a-z0-9]+([._-][a-z0-9]+)*(\.[a-z0-9]+([._-][a-z0-9]+)*)*(:[0-9]{1,5})?"
+                       r"(/[a-z0-9]+([._-]|__|-+[a-z0-9]+)*[a-z0-9]*)*$")
+Log = Callable[[str], None]
+
+
+@dataclass
+class BuildRequest:
+    ref: str  # MODEL@VERSION
+    root: Path
+    base_image: str = DEFAULT_BASE_IMAGE
+    registry: str | None = None
+    push: bool = False
+    wheelhouse: Path | None = None
+    find_links: Sequence[str] = ()
+    artifact: Path | None = None
+    source: str | None = None
+    pin: str | None = None
+
+
+@dataclass
+class ImageResult:
+    model: str
+    version: str
+    tag: str
+    artifact_digest: str
+    base_image: str
+    image_id: str | None = None
+    digest: str | None = None  # the registry's manifest digest (after --push)
+    reference: str | None = None  # <repository>@<digest>: what to pull and run
+    pinned: str | None = None  # environments/<env>.yaml written by --pin
+    context: str | None = None  # where --context-only wrote the build context
+    context_files: list[str] = field(default_factory=list)
+
+    def to_json(self) -> str:
+        data = asdict(self)
+        data.pop("context_files")
+        return json.dumps(data, indent=2)
+
+
+def parse_ref(ref: str) -> tuple[str, str]:
+    model, sep, version = ref.partition("@")
+    if not sep or not model or not version:
+        raise UsageError(f"{ref!r} is not MODEL@VERSION (e.g. digits-cnn@20250101-1a2b3c4d)")
+    return model, version
+
+
+def find_record(repo: Repository, model: str, version: str) -> tuple[VersionRecord, Path]:
+    if model not in repo.models:
+        raise UserError(Problem("models", 1, 1, f"no model named {model!r}; expected one of {sorted(repo.models)}"))
+    loaded = repo.records.get(model, {}).get(version)
+    if loaded is None:
+        known = sorted(repo.records.get(model, {}))
+        raise UserError(Problem(f"models/{model}/versions", 1, 1, f"no version record {version!r} of {model}; "
+                                f"expected one of {known or 'the versions `mlops train` recorded (none yet)'}"))
+    return loaded.spec, repo.root / loaded.doc.path
+
+
+def registry_for(request: BuildRequest, repo: Repository) -> str:
+    registry = request.registry
+    if registry is None and request.pin:
+        registry = repo.environment(request.pin).registry if request.pin in repo.environments else None
+    registry = (registry or DEFAULT_REGISTRY).rstrip("/")
+    if not _REGISTRY.match(registry):
+        raise UsageError(f"--registry {registry!r} is not HOST[:PORT]/PATH in lower case (e.g. ghcr.io/org/models)")
+    return registry
+
+
+def fetch_artifact(request: BuildRequest, record: VersionRecord, where: str) -> Path:
+    """The artifact directory of ``record``, verified (every file and the digest) before it is used.
+
+    ``--artifact DIR`` wins; else the record's location: ``dvc://…`` through the DVC artifact store
+    (checked out or pulled from the remote), ``file://…`` as a directory.
+    """
+    uri = record.artifact.uri
+    if request.artifact is not None:
+        directory = request.artifact
+    elif uri.startswith("dvc://"):
+        from mlops.adapters.artifacts.dvc import DvcStore
+
+        return DvcStore(request.root, push=False).fetch(record.model, record.version, record)
+    elif uri.startswith("file://"):
+        directory = Path(unquote(urlparse(uri).path))
+    else:
+        raise UserError(Problem(where, 1, 1, f"artifact location {uri!r} is neither dvc:// nor file://; "
+                                             "pass --artifact DIR"))
+    verify_artifact(directory, record.artifact.digest, record.artifact.files, where=where)
+    return directory
+
+
+def source_url(root: Path, explicit: str | None) -> str | None:
+    """The repository's URL for ``org.opencontainers.image.source``, never with credentials in it."""
+    if explicit:
+        return _clean_url(explicit)
+    server, repository = os.environ.get("GITHUB_SERVER_URL"), os.environ.get("GITHUB_REPOSITORY")
+    if server and repository:
+        return _clean_url(f"{server.rstrip('/')}/{repository}")
+    try:
+        out = subprocess.run(["git", "-C", str(root), "config", "--get", "remote.origin.url"], capture_output=True,
+                             text=True, timeout=10, check=False).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return _clean_url(out) if out else None
+
+
+def _clean_url(url: str) -> str:
+    match = re.match(r"^[\w.-]+@([\w.-]+):(.+)$", url)  # git@github.com:org/repo.git
+    if match:
+        url = f"https://{match.group(1)}/{match.group(2)}"
+    url = re.sub(r"^(\w[\w+.-]*://)[^/@]*@", r"\1", url)  # drop user:token@
+    return url.removesuffix(".git")
+
+
+def build_image(request: BuildRequest, builder: ImageBuilder, repo: Repository, log: Log = print) -> ImageResult:
+    model, version = parse_ref(request.ref)
+    record, record_file = find_record(repo, model, version)
+    rel = repo.rel(record_file)
+    if request.pin is not None and request.pin not in repo.environments:
+        raise UsageError(f"--pin {request.pin}: no environment of that name; "
+                         f"expected one of {sorted(repo.environments)}")
+    if request.pin is not None and not request.push:
+        raise UsageError("--pin needs --push: only a pushed image has the registry digest that render pins")
+    registry = registry_for(request, repo)
+    artifact = fetch_artifact(request, record, rel)
+    log(f"artifact {record.artifact.digest} verified against {rel}")
+    spec = ImageSpec(model=model, version=version, digest=record.artifact.digest, base_image=request.base_image,
+                     labels=image_context.oci_labels(record, source_url(request.root, request.source)))
+    serving = runtime_config(repo.model(model), version, IMAGE_ENVIRONMENT, record.artifact.digest)
+    tag = f"{registry}/{model}:{version}"
+    with tempfile.TemporaryDirectory(prefix="mlops-image-") as tmp:
+        deps, mlops_wheels = _wheelhouse(request, Path(tmp), log)
+        inputs = ContextInputs(artifact=artifact, record=record, record_bytes=record_file.read_bytes(),
+                               serving_json=json.dumps(serving, indent=2, sort_keys=True) + "\n",
+                               deps=deps, mlops_wheels=mlops_wheels)
+        ctx = Path(tmp) / "context"
+        files = image_context.assemble(ctx, spec, inputs)
+        log(f"building {tag} from {request.base_image} ({len(files)} files in the context)")
+        built = builder.build(ctx, tag, log)
+    result = ImageResult(model=model, version=version, tag=tag, artifact_digest=record.artifact.digest,
+                         base_image=request.base_image, image_id=built.image_id, context_files=files,
+                         context=str(built.location) if built.location else None)
+    if request.push:
+        pushed = builder.push(built, log)
+        result.digest = pushed.digest
+        result.reference = f"{tag.rpartition(':')[0]}@{pushed.digest}"
+        if request.pin is not None and pushed.digest is not None:
+            from mlops.deploy.pin import pin_image
+
+            result.pinned = pin_image(repo, request.pin, model, version, pushed.digest)
+    return result
+
+
+def _wheelhouse(request: BuildRequest, tmp: Path, log: Log) -> tuple[Path, Path]:
+    """(deps dir, dir with the mlops wheel): the given wheelhouse, else the cached one, refreshed."""
+    base = request.wheelhouse or default_wheelhouse()
+    if request.wheelhouse is None or not (base / "deps" / wheelhouse.LOCK).is_file():
+        wheelhouse.build_deps(base / "deps", find_links=request.find_links or _env_links(), log=log)
+    if wheelhouse.source_tree() is not None:  # the running code, rebuilt reproducibly (same bytes, cached layer)
+        return base / "deps", wheelhouse.build_mlops_wheel(tmp / "mlops-wheel", log=log).parent
+    return base / "deps", base / "mlops"
+
+
+def default_wheelhouse() -> Path:
+    cache = os.environ.get("MLOPS_CACHE") or str(Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+                                                 / "mlops")
+    return Path(cache) / "wheelhouse"
+
+
+def _env_links() -> list[str]:
+    return [d for d in os.environ.get("MLOPS_WHEEL_LINKS", "").split(":") if d]
+
+
+__all__ = ["BuildRequest", "Built", "ImageResult", "build_image", "parse_ref"]
