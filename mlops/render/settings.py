@@ -29,7 +29,7 @@ from mlops.core.spec.model import ModelSpec, Replicas, Resources
 class Effective:
     replicas: Replicas
     resources: Resources
-    node_selector: dict[str, str]
+    base_node_selector: dict[str, str]  # without the GPU node selector
     gpu_node_selector: dict[str, str]
     tolerations: list[dict[str, str]]
     runtime_class_name: str | None
@@ -37,6 +37,12 @@ class Effective:
     @property
     def gpu(self) -> int:
         return self.resources.gpu
+
+    @property
+    def node_selector(self) -> dict[str, str]:
+        """The pod's nodeSelector: the GPU node selector merged in for GPU models."""
+        merged = {**self.base_node_selector, **(self.gpu_node_selector if self.gpu else {})}
+        return dict(sorted(merged.items()))
 
     def k8s_resources(self) -> dict[str, dict[str, Any]]:
         """The container's ``resources``: requests = limits for cpu and memory (Guaranteed QoS)."""
@@ -84,13 +90,10 @@ def effective(spec: ModelSpec, env: Loaded[Environment]) -> Effective:
         message = exc.errors()[0]["msg"].removeprefix("Value error, ")
         raise UserError(env.doc.problem((*where, "replicas"), f"effective replicas of model {spec.name!r}: "
                                         f"{message} (model spec, then defaults, then overrides)")) from None
-    merged_resources = Resources.model_validate(resources)
-    if merged_resources.gpu:
-        node_selector = {**node_selector, **gpu_node_selector}
     return Effective(
         replicas=merged_replicas,
-        resources=merged_resources,
-        node_selector=dict(sorted(node_selector.items())),
+        resources=Resources.model_validate(resources),
+        base_node_selector=dict(sorted(node_selector.items())),
         gpu_node_selector=dict(sorted(gpu_node_selector.items())),
         tolerations=[t.model_dump(exclude_none=True) for t in tolerations],
         runtime_class_name=runtime_class,

@@ -8,6 +8,7 @@ renders zero or more YAML documents; structured values go in as ``{{ value | toj
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -145,6 +146,7 @@ class Templates:
             loader=jinja2.ChoiceLoader(loaders), undefined=jinja2.StrictUndefined, autoescape=False,
             keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True, auto_reload=False,
         )
+        self.env.filters["tojson"] = _tojson
         self._cache: dict[str, jinja2.Template] = {}
 
     def display(self, name: str) -> str:
@@ -187,6 +189,13 @@ class Templates:
                 raise UserError(Problem(where, 1, 1, "template output must be Kubernetes objects "
                                         "(YAML mappings with apiVersion, kind and metadata.name)"))
         return docs
+
+
+def _tojson(value: Any) -> str:
+    """``value`` as JSON (valid YAML); an undefined variable is an error naming it, not a TypeError."""
+    if isinstance(value, jinja2.Undefined):
+        value._fail_with_undefined_error()
+    return json.dumps(value, sort_keys=True)
 
 
 def _lineno(exc: BaseException, name: str) -> int:

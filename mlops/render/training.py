@@ -4,8 +4,10 @@ An Indexed Job (``completionMode: Indexed``, ``completions = parallelism = nodes
 ``torchrun --nnodes N --nproc-per-node G --node-rank $(NODE_RANK) --master-addr <job>-0.<job> …
 -m mlops train MODEL --backend local``, where ``G`` is ``training.gpus`` (or 1 on CPU) and ``NODE_RANK`` is
 the pod's completion index. A headless Service of the same name gives every pod a stable DNS name, so
-node 0 is the rendezvous master. GPU jobs get ``nvidia.com/gpu`` limits and the environment's GPU
-placement (GPU node selector, tolerations, runtimeClassName). The Job is checked like the serving
+node 0 is the rendezvous master. Every job gets the environment's node selector for the model; GPU jobs
+(``training.gpus`` > 0) also get ``nvidia.com/gpu`` limits and the environment's GPU placement (GPU node
+selector, tolerations, runtimeClassName). Each node requests 2 CPUs and 4 GiB of memory per process
+(override the ``training-job.yaml.j2`` template for more). The Job is checked like the serving
 manifests: strict schema of the environment's Kubernetes version and Pod Security "restricted".
 """
 
@@ -68,8 +70,10 @@ def training_context(repo: Repository, model: str, version_label: str, image: st
         "master_port": MASTER_PORT, "backoff_limit": BACKOFF_LIMIT, "ttl_seconds": TTL_SECONDS,
         "timeout_seconds": spec.training.timeout_minutes * 60,
         "resources": {"requests": requests, "limits": limits},
-        "node_selector": {**placement.node_selector, **(placement.gpu_node_selector if gpus else {})},
-        "tolerations": placement.tolerations, "runtime_class_name": placement.runtime_class_name,
+        "node_selector": dict(sorted({**placement.base_node_selector,
+                                      **(placement.gpu_node_selector if gpus else {})}.items())),
+        "tolerations": placement.tolerations if gpus else [],
+        "runtime_class_name": placement.runtime_class_name if gpus else None,
     }
 
 
