@@ -57,7 +57,11 @@ class VersionRecord(Strict):
     created: str
     parent: VersionId | None = None
     artifact: Artifact
+    task: str | None = None
     data: DataVersion
+    data_spec: dict[str, Any] = Field(default_factory=dict, description="model.yaml's data section trained with "
+                                      "(features, label, split, normalize): with params and training, "
+                                      "what `mlops reproduce` re-trains from")
     code: Code
     params: dict[str, Any] = Field(default_factory=dict)
     training: dict[str, Any] = Field(default_factory=dict)

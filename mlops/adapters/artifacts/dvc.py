@@ -1,0 +1,93 @@
+"""The DVC artifact store: DVC tracks each version's artifact directory and pushes it to the remote.
+
+Layout, all written by DVC itself (``dvc add``), next to the version record::
+
+    models/<model>/versions/<version>.yaml   the record (git, immutable; written by mlops train)
+    models/<model>/versions/<version>.dvc    DVC's pointer: md5 of the directory (git)
+    models/<model>/versions/<version>/       the artifact (git-ignored by DVC; in the DVC cache/remote)
+
+``put`` is ``dvc add`` + ``dvc push`` to the default remote; ``fetch`` is ``dvc pull`` of the pointer
+followed by verification against the record. DVC runs as a subprocess of this interpreter
+(``python -m dvc``), so its import cost and global state stay out of the calling process.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from mlops.core.errors import Problem, UserError
+from mlops.core.lineage import verify_artifact
+from mlops.core.spec.record import VersionRecord
+
+SCHEME = "dvc://"
+
+
+def run_dvc(root: Path, *args: str, where: str = "data.dvc", timeout: float = 600) -> str:
+    """Run ``dvc ARGS`` in ``root``; a failure is a :class:`UserError` carrying DVC's own message."""
+    proc = subprocess.run([sys.executable, "-m", "dvc", *args], cwd=root, capture_output=True, text=True,
+                          timeout=timeout, check=False)
+    if proc.returncode != 0:
+        lines = [ln for ln in (proc.stderr + proc.stdout).splitlines() if ln.strip()]
+        detail = next((ln for ln in lines if ln.startswith("ERROR")), lines[-1] if lines else "no output")
+        raise UserError(Problem(where, 1, 1, f"`dvc {' '.join(args)}` failed: {detail.strip()}"))
+    return proc.stdout
+
+
+def ensure_data(root: Path, rel: str) -> bool:
+    """Whether ``root/rel`` exists, after ``dvc pull data.dvc`` (cache or remote) when it was missing."""
+    path = root / rel
+    if not path.is_file():
+        run_dvc(root, "pull", "--quiet", "data.dvc", where="data.dvc")
+    return path.is_file()
+
+
+class DvcStore:
+    """Artifacts as DVC-tracked directories under ``models/<model>/versions/``."""
+
+    scheme = "dvc"
+
+    def __init__(self, root: Path, *, push: bool = True) -> None:
+        self.root = Path(root).resolve()
+        self.push = push
+
+    def rel(self, model: str, version: str) -> str:
+        return f"models/{model}/versions/{version}"
+
+    def uri(self, model: str, version: str) -> str:
+        return SCHEME + self.rel(model, version)
+
+    def put(self, model: str, version: str, directory: Path) -> str:
+        rel = self.rel(model, version)
+        target, pointer = self.root / rel, self.root / f"{rel}.dvc"
+        if target.exists() or pointer.exists():
+            raise UserError(Problem(f"{rel}.dvc", 1, 1, f"artifact {model}@{version} is already tracked; "
+                                                        "stored artifacts are immutable"))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copytree(directory, target)
+        try:
+            run_dvc(self.root, "add", "--quiet", rel, where=f"{rel}.dvc")
+            if self.push:
+                run_dvc(self.root, "push", "--quiet", f"{rel}.dvc", where=f"{rel}.dvc")
+        except BaseException:
+            pointer.unlink(missing_ok=True)
+            shutil.rmtree(target, ignore_errors=True)
+            raise
+        return self.uri(model, version)
+
+    def fetch(self, model: str, version: str, record: VersionRecord) -> Path:
+        """The verified artifact directory; checked out (or downloaded) by DVC when missing or altered."""
+        rel = self.rel(model, version)
+        target, where = self.root / rel, f"{rel}.yaml"
+        try:
+            verify_artifact(target, record.artifact.digest, record.artifact.files, where=where)
+            return target
+        except UserError:
+            if not (self.root / f"{rel}.dvc").is_file():
+                raise UserError(Problem(where, 1, 1, f"no DVC pointer {rel}.dvc for this version; expected it "
+                                                     "committed next to the record")) from None
+        run_dvc(self.root, "pull", "--quiet", "--force", f"{rel}.dvc", where=f"{rel}.dvc")
+        verify_artifact(target, record.artifact.digest, record.artifact.files, where=where)
+        return target

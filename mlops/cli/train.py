@@ -1,0 +1,74 @@
+"""Train a model and write its immutable version record.
+
+Reads the model's data from the DVC-tracked data/ (pulled when missing), imports models/<name>/model.py,
+trains with deterministic seeding (CUDA and bf16/fp16 autocast when present; DDP under torchrun when
+training.gpus > 1), checkpoints atomically and resumes automatically after a crash, exports the
+artifact (torch.export program, signature, metrics, model card), stores it with DVC (dvc add +
+dvc push to the default remote) and writes models/<name>/versions/<version>.yaml once.
+Prints the version, the artifact digest and the test metrics. A progress bar in a terminal; plain
+lines in CI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from mlops.cli._run import add_repo_argument, repo_root, step_summary
+from mlops.core.errors import UsageError
+
+EXAMPLES = """examples:
+  mlops train digits-cnn
+  mlops train cancer-mlp --epochs 3 --device cpu --no-push --json"""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", metavar="MODEL", help="model name (models/<MODEL>/model.yaml)")
+    add_repo_argument(parser)
+    parser.add_argument("--epochs", type=int, metavar="N", help="override training.epochs")
+    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], help="override training.device")
+    parser.add_argument("--backend", choices=["local", "kubernetes"],
+                        help="where to train (default: training.backend of the spec)")
+    parser.add_argument("--threads", type=int, metavar="N", help="torch intra-op threads (default: torch's)")
+    parser.add_argument("--no-push", action="store_true", help="dvc add the artifact but do not dvc push it")
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+
+
+def _kubernetes(args: argparse.Namespace) -> int:
+    from importlib.util import find_spec
+
+    if find_spec("mlops.adapters.cluster") is None or find_spec("mlops.train.kubernetes") is None:
+        raise UsageError("--backend kubernetes needs the cluster adapter (mlops.adapters.cluster) and the "
+                         "training Job launcher (mlops.train.kubernetes), which this installation lacks; "
+                         "use --backend local")
+    from mlops.train import kubernetes  # type: ignore[attr-defined]
+
+    code: int = kubernetes.submit(repo_root(args.repo), args.model, epochs=args.epochs, as_json=args.json)
+    return code
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.epochs is not None and args.epochs <= 0:
+        raise UsageError("--epochs must be a positive integer")
+    if args.threads is not None and args.threads <= 0:
+        raise UsageError("--threads must be a positive integer")
+    from mlops.train.train import TrainOptions, backend_of, train
+
+    root = repo_root(args.repo)
+    backend = args.backend or backend_of(root, args.model)
+    if backend == "kubernetes":
+        return _kubernetes(args)
+    result = train(root, args.model, TrainOptions(epochs=args.epochs, device=args.device, push=not args.no_push,
+                                                  threads=args.threads))
+    if args.json:
+        print(json.dumps(result.to_json(), indent=2, sort_keys=True))
+    else:
+        state = "recorded" if result.created else "already recorded"
+        print(f"{result.model}@{result.version} {state}: {result.record_path}")
+        print(f"  digest  {result.digest}")
+        print(f"  stored  {result.uri}")
+        print("  metrics " + ", ".join(f"{k} {v:.4f}" for k, v in result.metrics.items()))
+    step_summary(f"### mlops train {result.model}\n\n`{result.model}@{result.version}` — digest `{result.digest}`\n\n"
+                 "| metric | value |\n|---|---|\n"
+                 + "\n".join(f"| {k} | {v:.4f} |" for k, v in result.metrics.items()))
+    return 0

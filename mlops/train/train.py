@@ -1,0 +1,222 @@
+"""``mlops train MODEL``: fit, export, measure, store and record one version.
+
+The run lives in ``.mlops/runs/<model>/<run-key>/`` (the key hashes the spec, data version, code
+and placement), so rerunning the same inputs after a crash resumes from its last checkpoint.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from mlops.adapters.artifacts.dvc import DvcStore
+from mlops.adapters.artifacts.loader import load_unverified_for_training
+from mlops.adapters.artifacts.signature import Signature
+from mlops.adapters.artifacts.store import ArtifactStore
+from mlops.core import metrics as metric_fns
+from mlops.core.errors import Problem, UserError
+from mlops.core.lineage import hash_artifact, version_id
+from mlops.core.spec.model import ModelSpec
+from mlops.core.spec.record import VersionRecord
+from mlops.train import checkpoint, facts
+from mlops.train.context import Context, prepare, software, with_epochs
+from mlops.train.export import DataFacts, InferenceModule, write_program, write_reports
+from mlops.train.job import FitJob, run_fit
+from mlops.train.progress import Reporter
+from mlops.train.record import finalize, write_once
+from mlops.train.usercode import build
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    epochs: int | None = None
+    device: str | None = None  # auto | cpu | cuda; None: the spec's
+    push: bool = True
+    threads: int | None = None
+    processes: int | None = None  # DDP world size override (e.g. 2 gloo processes on CPU)
+    store: ArtifactStore | None = None  # default: DVC
+    bar: bool | None = None  # None: a bar in a terminal, plain lines otherwise
+    quiet: bool = False
+
+
+@dataclass(frozen=True)
+class Built:
+    """An artifact directory and what training learned about it."""
+
+    directory: Path
+    digest: str
+    files: dict[str, str]
+    metrics: dict[str, float]
+    history: dict[str, list[float]]
+    deterministic: bool
+    resumed: bool
+    seconds: float
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    model: str
+    version: str
+    digest: str
+    metrics: dict[str, float]
+    record_path: str
+    uri: str
+    created: bool  # False: an identical artifact was already recorded under this version
+    resumed: bool
+    duration_s: float
+    record: VersionRecord | None = field(default=None, repr=False)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"model": self.model, "version": self.version, "digest": self.digest, "metrics": self.metrics,
+                "record": self.record_path, "uri": self.uri, "created": self.created, "resumed": self.resumed,
+                "duration_s": round(self.duration_s, 3)}
+
+
+def _launch(ctx: Context, job: FitJob) -> None:
+    """Run the fit in this process, or under ``torchrun`` with one process per device (DDP)."""
+    if job.world_size == 1:
+        run_fit(job, ctx.table, ctx.reporter)
+        return
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nnodes=1",
+           f"--nproc-per-node={job.world_size}", "-m", "mlops.train.worker", str(job.write())]
+    ctx.reporter.log(f"launching {job.world_size} processes: torchrun --nproc-per-node {job.world_size}")
+    proc = subprocess.run(cmd, cwd=ctx.root, check=False)
+    if proc.returncode != 0:
+        raise UserError(Problem(ctx.doc.path, 1, 1, f"distributed training failed (torchrun exit {proc.returncode}); "
+                                                    "see the worker output above"))
+
+
+def build_artifact(ctx: Context, run_dir: Path, out: Path) -> Built:
+    """Fit (resuming from ``run_dir``), then export the program and write the artifact into ``out``."""
+    started = time.perf_counter()
+    spec, table, place = ctx.spec, ctx.table, ctx.placement
+    run_dir.mkdir(parents=True, exist_ok=True)
+    resumed = (run_dir / checkpoint.CHECKPOINT).is_file()
+    job = FitJob(str(ctx.root), ctx.model, str(ctx.model_py), spec.model_dump_json(), str(ctx.data_file),
+                 str(run_dir), place.device, place.precision, place.threads, place.world_size,
+                 bar=ctx.reporter.bar_enabled, quiet=ctx.reporter.quiet)
+    ctx.reporter.log(f"training {spec.training.epochs} epochs on {place.describe()} (run {run_dir.name})")
+    _launch(ctx, job)
+    final = checkpoint.load(run_dir / checkpoint.FINAL)
+    if final is None:
+        raise UserError(Problem(ctx.doc.path, 1, 1, "training ended without writing its final weights"))
+    torch.manual_seed(spec.training.seed)
+    net = build(ctx.model, ctx.model_py, dict(spec.params), len(table.features), table.n_outputs,
+                f"models/{ctx.model}/{spec.code}")
+    net.load_state_dict(final["model"])
+    mean = final["mean"].numpy() if final["mean"] is not None else None
+    std = final["std"].numpy() if final["std"] is not None else None
+    signature = Signature.build(ctx.model, spec.task, spec.serving.input.name, table.features, table.classes)
+    if out.exists():
+        shutil.rmtree(out)
+    write_program(out, InferenceModule(net, mean, std), signature)
+    x_test, y_test = table.part("test")
+    outputs = load_unverified_for_training(out).predict(x_test)
+    metrics = metric_fns.compute(spec.evaluation.metrics, y_test, outputs)
+    write_reports(out, spec, signature, metrics, DataFacts(spec.data.path, ctx.data_md5, table.rows))
+    digest, files = hash_artifact(out)
+    history = checkpoint.Progress.from_state(final["progress"]).history
+    return Built(out, digest, files, metrics, history, bool(final["deterministic"]), resumed,
+                 time.perf_counter() - started)
+
+
+def data_spec(spec: ModelSpec) -> dict[str, Any]:
+    """The data section for the record; features as a list of one-key mappings, so YAML keeps their order."""
+    dumped = spec.data.model_dump(mode="json")
+    dumped["features"] = [{name: dtype} for name, dtype in spec.data.features.items()]
+    return dumped
+
+
+def spec_data(data_spec: dict[str, Any]) -> dict[str, Any]:
+    """Inverse of :func:`data_spec`: the data section as model.yaml writes it."""
+    out = dict(data_spec)
+    features = out.get("features")
+    if isinstance(features, list):
+        out["features"] = {k: v for item in features for k, v in dict(item).items()}
+    return out
+
+
+def record_body(ctx: Context, built: Built, version: str, uri: str, created: datetime,
+                parent: str | None) -> dict[str, Any]:
+    spec, table, place = ctx.spec, ctx.table, ctx.placement
+    data = {"path": spec.data.path, "md5": ctx.data_md5, "rows": table.rows}
+    gpu = torch.cuda.get_device_name(0) if place.device == "cuda" else None
+    return {
+        "model": ctx.model, "version": version, "created": created.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "parent": parent, "task": spec.task,
+        "artifact": {"digest": built.digest, "uri": uri, "files": built.files},
+        "data": data, "data_spec": data_spec(spec),
+        "code": {"commit": ctx.code.commit, "dirty": ctx.code.dirty, "model_py_sha256": ctx.code.model_py_sha256},
+        "params": spec.model_dump(mode="json")["params"], "training": spec.training.model_dump(mode="json"),
+        "seed": spec.training.seed, "metrics": built.metrics,
+        "evaluation_data": {"path": spec.data.path, "md5": ctx.data_md5, "rows": {"test": table.rows["test"]}},
+        "history": built.history,
+        "environment": {**software(), "device": place.device, "cpu": facts.cpu_model(), "gpu": gpu,
+                        "runner": facts.runner_name(), "threads": place.threads, "precision": place.precision,
+                        "processes": place.world_size, "deterministic": built.deterministic},
+        "duration_s": round(built.seconds, 3),
+    }
+
+
+def _latest(root: Path, model: str) -> str | None:
+    from mlops.core.repo import load_repository
+
+    records = load_repository(root, only_models={model}).records.get(model, {})
+    if not records:
+        return None
+    return max(records.values(), key=lambda r: (r.spec.created, r.spec.version)).spec.version
+
+
+def train(root: Path, model: str, options: TrainOptions | None = None) -> TrainResult:
+    from mlops.validate.validate import validate
+
+    options = options or TrainOptions()
+    root = root.resolve()
+    started = time.perf_counter()
+    checked = validate(root, {model})
+    if checked.problems:
+        raise UserError(checked.problems)
+    loaded = checked.repo.models[model]
+    reporter = Reporter(model, bar=options.bar, quiet=options.quiet)
+    spec = with_epochs(loaded.spec, options.epochs)
+    ctx = prepare(root, model, spec, loaded.doc, device=options.device, processes=options.processes,
+                  threads=options.threads, reporter=reporter)
+    run_dir = checkpoint.run_dir(root, model, ctx.run_key())
+    built = build_artifact(ctx, run_dir, run_dir / "artifact")
+    now = datetime.now(UTC)
+    version = version_id(built.digest, now)
+    rel = f"models/{model}/versions/{version}.yaml"
+    existing = checked.repo.records.get(model, {}).get(version)
+    if existing is not None or (root / rel).exists():
+        if existing is None or existing.spec.artifact.digest != built.digest:
+            raise UserError(Problem(rel, 1, 1, "a different version record already exists under this version id"))
+        shutil.rmtree(run_dir, ignore_errors=True)
+        reporter.log(f"{model}@{version} is already recorded with this exact artifact; nothing new to record")
+        return TrainResult(model, version, built.digest, built.metrics, rel, existing.spec.artifact.uri, False,
+                           built.resumed, time.perf_counter() - started, existing.spec)
+    store = options.store or DvcStore(root, push=options.push)
+    parent = _latest(root, model)
+    uri = store.put(model, version, built.directory)
+    built = Built(**{**built.__dict__, "seconds": time.perf_counter() - started})
+    record, text = finalize(record_body(ctx, built, version, uri, now, parent))
+    write_once(root / rel, text, rel)
+    shutil.rmtree(run_dir, ignore_errors=True)
+    reporter.log(f"recorded {rel} ({built.digest})")
+    return TrainResult(model, version, built.digest, built.metrics, rel, uri, True, built.resumed,
+                       built.seconds, record)
+
+
+def backend_of(root: Path, model: str) -> str:
+    """``training.backend`` of the model's spec ("local" when the spec cannot be read: train reports why)."""
+    from mlops.core.repo import load_repository
+
+    loaded = load_repository(root.resolve(), only_models={model}).models.get(model)
+    return loaded.spec.training.backend if loaded is not None else "local"
