@@ -1,0 +1,513 @@
+"""A stand-in for kube-apiserver, for tests only: no API server can be installed on these machines.
+
+It is NOT Kubernetes. It speaks the real REST paths, verbs, content types and Status objects that the
+official ``kubernetes`` Python client uses for what the cluster adapter needs, and it simulates a Job
+controller and kubelet just enough: an Indexed Job gets one pod per index (labels, annotations and
+owner references as the real controller sets them), pods go Pending → Running → Succeeded/Failed, print
+log lines, and failed indexes are retried until ``backoffLimit``. What a test wants to happen to a Job is
+a ``Script``. Every request is recorded for assertions. The same flow runs against a real cluster in
+``test_cluster_real.py`` (marked ``needs_cluster``).
+
+Served (``{ns}`` any namespace; ``{plural}`` of jobs, services, configmaps, serviceaccounts):
+  GET /version
+  POST, GET (list, ``labelSelector``) /apis/batch/v1/namespaces/{ns}/jobs, /api/v1/namespaces/{ns}/{plural}
+  GET, PUT, PATCH (apply-patch+yaml needs ``fieldManager``; merge-patch+json), DELETE (``propagationPolicy``)
+      on .../{plural}/{name}; GET .../jobs/{name}/status
+  GET /api/v1/namespaces/{ns}/pods?labelSelector=..., GET/DELETE .../pods/{name}
+  GET /api/v1/namespaces/{ns}/pods/{name}/log[?follow=true] (text/plain, chunked while following)
+Errors are ``kind: Status`` bodies with the real reasons (NotFound 404, AlreadyExists 409, Invalid 422,
+BadRequest 400, Unauthorized 401, UnsupportedMediaType 415). A Job deleted without a propagation policy
+orphans its pods, as batch/v1 does.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import json
+import re
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import yaml
+
+KINDS = {("batch/v1", "jobs"): "Job", ("v1", "services"): "Service", ("v1", "configmaps"): "ConfigMap",
+         ("v1", "serviceaccounts"): "ServiceAccount", ("v1", "pods"): "Pod"}
+PATH = re.compile(r"^/(?:api/(?P<core>v1)|apis/(?P<group>[a-z0-9.]+/v1))/namespaces/(?P<ns>[a-z0-9-]+)/"
+                  r"(?P<plural>[a-z]+)(?:/(?P<name>[a-z0-9.-]+)(?:/(?P<sub>status|log))?)?$")
+DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+TERMINAL = ("Succeeded", "Failed")
+
+
+class ApiError(Exception):
+    def __init__(self, code: int, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.code, self.reason, self.message = code, reason, message
+
+    def status(self) -> dict[str, Any]:
+        return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                "message": self.message, "reason": self.reason, "code": self.code}
+
+
+@dataclass
+class Script:
+    """What happens to a Job's pods: the lines each prints, which indexes exit 1, or whether they hang."""
+
+    lines: list[str] = field(default_factory=lambda: ["rank {index} starting", "epoch 1 loss 0.5",
+                                                      "rank {index} done"])
+    fail_indexes: frozenset[int] = frozenset()
+    hang: bool = False
+    waiting_reason: str | None = None  # pods stay Pending with this reason (e.g. ImagePullBackOff)
+    line_delay_s: float = 0.01
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    query: dict[str, str]
+    content_type: str
+    body: Any
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _merge(base: Any, patch: Any) -> Any:
+    """RFC 7386 JSON merge patch (also how this stub approximates a server-side apply of owned fields)."""
+    if not isinstance(patch, dict) or not isinstance(base, dict):
+        return copy.deepcopy(patch)
+    out = dict(base)
+    for key, value in patch.items():
+        if value is None:
+            out.pop(key, None)
+        else:
+            out[key] = _merge(base.get(key), value)
+    return out
+
+
+def _selector_matches(selector: str, labels: dict[str, str]) -> bool:
+    for term in filter(None, selector.split(",")):
+        key, _, value = term.partition("=")
+        if labels.get(key) != value.lstrip("="):
+            return False
+    return True
+
+
+class KubeStub:
+    """The stand-in API server. Use as a context manager; ``url`` is its address."""
+
+    def __init__(self, *, token: str | None = None, pod_start_s: float = 0.05) -> None:
+        self.token = token
+        self.pod_start_s = pod_start_s
+        self.objects: dict[tuple[str, str, str], dict[str, Any]] = {}  # (plural, ns, name) → object
+        self.logs: dict[str, list[str]] = {}  # pod uid → lines so far
+        self.scripts: dict[str, Script] = {}  # job name → script
+        self.requests: list[Recorded] = []
+        self.lock = threading.RLock()
+        self.changed = threading.Condition(self.lock)
+        self.stopping = threading.Event()
+        self._rv = itertools.count(1)
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+        self._server.daemon_threads = True
+        self._threads: list[threading.Thread] = []
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def __enter__(self) -> KubeStub:
+        thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stopping.set()
+        with self.changed:
+            self.changed.notify_all()
+        self._server.shutdown()
+        self._server.server_close()
+        for thread in self._threads:
+            thread.join(timeout=5)
+
+    # --- the store -------------------------------------------------------------------------------
+    def get(self, plural: str, ns: str, name: str) -> dict[str, Any] | None:
+        with self.lock:
+            obj = self.objects.get((plural, ns, name))
+            return copy.deepcopy(obj) if obj else None
+
+    def list(self, plural: str, ns: str, selector: str = "") -> list[dict[str, Any]]:
+        with self.lock:
+            return [copy.deepcopy(o) for (p, n, _), o in sorted(self.objects.items())
+                    if p == plural and n == ns and _selector_matches(selector, o["metadata"].get("labels", {}))]
+
+    def _store(self, plural: str, ns: str, obj: dict[str, Any]) -> dict[str, Any]:
+        obj["metadata"]["resourceVersion"] = str(next(self._rv))
+        with self.changed:
+            self.objects[(plural, ns, obj["metadata"]["name"])] = obj
+            self.changed.notify_all()
+        return copy.deepcopy(obj)
+
+    def create(self, plural: str, ns: str, body: dict[str, Any]) -> dict[str, Any]:
+        _validate(plural, ns, body)
+        name = body["metadata"]["name"]
+        with self.lock:
+            if (plural, ns, name) in self.objects:
+                resource = "jobs.batch" if plural == "jobs" else plural
+                raise ApiError(409, "AlreadyExists", f'{resource} "{name}" already exists')
+            obj = copy.deepcopy(body)
+            meta = obj["metadata"]
+            meta.update(namespace=ns, uid=str(uuid.uuid4()), creationTimestamp=_now(), generation=1)
+            if plural == "services" and "clusterIP" not in obj.get("spec", {}):
+                obj.setdefault("spec", {})["clusterIP"] = f"10.96.0.{len(self.objects) % 250 + 2}"
+            if plural == "jobs":
+                self._default_job(obj)
+            stored = self._store(plural, ns, obj)
+        if plural == "jobs":
+            self._spawn(self._run_job, ns, name, stored["metadata"]["uid"])
+        return stored
+
+    def update(self, plural: str, ns: str, name: str, new: dict[str, Any]) -> dict[str, Any]:
+        _validate(plural, ns, new, name)
+        with self.lock:
+            old = self.objects.get((plural, ns, name))
+            if old is None:
+                raise ApiError(404, "NotFound", f'{plural} "{name}" not found')
+            rv = new.get("metadata", {}).get("resourceVersion")
+            if rv and rv != old["metadata"]["resourceVersion"]:
+                raise ApiError(409, "Conflict", f'Operation cannot be fulfilled on {plural} "{name}": the object '
+                               "has been modified; please apply your changes to the latest version and try again")
+            if plural == "jobs" and new["spec"].get("template") != old["spec"].get("template"):
+                raise ApiError(422, "Invalid", f'Job.batch "{name}" is invalid: spec.template: Invalid value: '
+                               "field is immutable")
+            obj = copy.deepcopy(new)
+            obj["metadata"] = {**old["metadata"], **{k: v for k, v in obj["metadata"].items()
+                                                     if k in ("labels", "annotations")}}
+            obj["status"] = old.get("status", {})
+            return self._store(plural, ns, obj)
+
+    def delete(self, plural: str, ns: str, name: str, policy: str | None) -> dict[str, Any]:
+        with self.changed:
+            obj = self.objects.pop((plural, ns, name), None)
+            if obj is None:
+                raise ApiError(404, "NotFound", f'{plural} "{name}" not found')
+            if plural == "jobs":
+                uid = obj["metadata"]["uid"]
+                for key, pod in list(self.objects.items()):
+                    owners = pod["metadata"].get("ownerReferences", [])
+                    if key[0] == "pods" and any(o["uid"] == uid for o in owners):
+                        if policy in ("Background", "Foreground"):
+                            del self.objects[key]
+                        else:  # batch/v1's default for Jobs is to orphan the pods
+                            pod["metadata"]["ownerReferences"] = []
+            self.changed.notify_all()
+        return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
+                "details": {"name": name, "group": "batch" if plural == "jobs" else "", "kind": plural,
+                            "uid": obj["metadata"]["uid"]}}
+
+    # --- the simulated controller and kubelet ------------------------------------------------
+    def _spawn(self, fn: Any, *args: Any) -> None:
+        thread = threading.Thread(target=fn, args=args, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def _default_job(self, job: dict[str, Any]) -> None:
+        spec, uid = job["spec"], job["metadata"]["uid"]
+        spec.setdefault("completions", 1)
+        spec.setdefault("parallelism", spec["completions"])
+        spec.setdefault("backoffLimit", 6)
+        spec.setdefault("completionMode", "NonIndexed")
+        spec["selector"] = {"matchLabels": {"batch.kubernetes.io/controller-uid": uid}}
+        labels = spec["template"].setdefault("metadata", {}).setdefault("labels", {})
+        labels.update({"batch.kubernetes.io/controller-uid": uid, "controller-uid": uid,
+                       "batch.kubernetes.io/job-name": job["metadata"]["name"], "job-name": job["metadata"]["name"]})
+        job["status"] = {}
+
+    def _job_alive(self, ns: str, name: str, uid: str) -> dict[str, Any] | None:
+        job = self.get("jobs", ns, name)
+        return job if job and job["metadata"]["uid"] == uid and not self.stopping.is_set() else None
+
+    def _set_status(self, ns: str, name: str, uid: str, **status: Any) -> None:
+        with self.lock:
+            job = self.objects.get(("jobs", ns, name))
+            if job and job["metadata"]["uid"] == uid:
+                job["status"] = {**job.get("status", {}), **status}
+                self._store("jobs", ns, job)
+
+    def _run_job(self, ns: str, name: str, uid: str) -> None:
+        job = self._job_alive(ns, name, uid)
+        if job is None:
+            return
+        script = self.scripts.get(name, Script())
+        indexes = list(range(job["spec"]["completions"]))
+        self._set_status(ns, name, uid, startTime=_now(), active=len(indexes), ready=0)
+        failures, succeeded = 0, set()
+        pending = list(indexes)
+        while pending:
+            results: dict[int, bool] = {}
+
+            def run(index: int, pod: dict[str, Any], results: dict[int, bool] = results) -> None:
+                results[index] = self._run_pod(ns, pod, index, script, name, uid)
+
+            threads = [threading.Thread(target=run, args=(i, self._make_pod(job, i)), daemon=True) for i in pending]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            if self._job_alive(ns, name, uid) is None:
+                return
+            failed_now = [i for i in pending if not results.get(i)]
+            succeeded |= {i for i in pending if results.get(i)}
+            failures += len(failed_now)
+            self._set_status(ns, name, uid, succeeded=len(succeeded), failed=failures,
+                             completedIndexes=",".join(map(str, sorted(succeeded))) or None)
+            if failures > job["spec"]["backoffLimit"]:
+                self._set_status(ns, name, uid, active=0, ready=0, conditions=[
+                    {"type": "FailureTarget", "status": "True", "reason": "BackoffLimitExceeded",
+                     "message": "Job has reached the specified backoff limit"},
+                    {"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded",
+                     "message": "Job has reached the specified backoff limit", "lastTransitionTime": _now()}])
+                return
+            pending = failed_now
+        self._set_status(ns, name, uid, active=0, ready=0, completionTime=_now(), conditions=[
+            {"type": "SuccessCriteriaMet", "status": "True", "reason": "CompletionsReached"},
+            {"type": "Complete", "status": "True", "reason": "CompletionsReached", "lastTransitionTime": _now()}])
+
+    def _make_pod(self, job: dict[str, Any], index: int) -> dict[str, Any]:
+        template = copy.deepcopy(job["spec"]["template"])
+        meta = template.get("metadata", {})
+        meta["labels"] = {**meta.get("labels", {}), "batch.kubernetes.io/job-completion-index": str(index)}
+        meta["annotations"] = {**meta.get("annotations", {}), "batch.kubernetes.io/job-completion-index": str(index)}
+        name = f"{job['metadata']['name']}-{index}-{uuid.uuid4().hex[:5]}"
+        meta.update(name=name, namespace=job["metadata"]["namespace"], uid=str(uuid.uuid4()),
+                    creationTimestamp=_now(), ownerReferences=[{
+                        "apiVersion": "batch/v1", "kind": "Job", "name": job["metadata"]["name"],
+                        "uid": job["metadata"]["uid"], "controller": True, "blockOwnerDeletion": True}])
+        container = template["spec"]["containers"][0]["name"]
+        pod = {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": template["spec"],
+               "status": {"phase": "Pending", "containerStatuses": [
+                   {"name": container, "ready": False, "restartCount": 0, "image": "stub", "imageID": "",
+                    "state": {"waiting": {"reason": "ContainerCreating"}}}]}}
+        self.logs[meta["uid"]] = []
+        return self._store("pods", meta["namespace"], pod)
+
+    def _pod_state(self, pod: dict[str, Any], phase: str, state: dict[str, Any]) -> bool:
+        with self.lock:
+            current = self.objects.get(("pods", pod["metadata"]["namespace"], pod["metadata"]["name"]))
+            if current is None or current["metadata"]["uid"] != pod["metadata"]["uid"]:
+                return False
+            current["status"]["phase"] = phase
+            current["status"]["containerStatuses"][0]["state"] = state
+            self._store("pods", pod["metadata"]["namespace"], current)
+            return True
+
+    def _run_pod(self, ns: str, pod: dict[str, Any], index: int, script: Script, job: str, uid: str) -> bool:
+        time.sleep(self.pod_start_s)
+        if script.waiting_reason:
+            self._pod_state(pod, "Pending", {"waiting": {"reason": script.waiting_reason}})
+            return self._hang(ns, job, uid)
+        if not self._pod_state(pod, "Running", {"running": {"startedAt": _now()}}):
+            return False
+        for line in script.lines:
+            time.sleep(script.line_delay_s)
+            with self.changed:
+                self.logs[pod["metadata"]["uid"]].append(line.format(index=index))
+                self.changed.notify_all()
+        if script.hang:
+            return self._hang(ns, job, uid)
+        ok = index not in script.fail_indexes
+        self._pod_state(pod, "Succeeded" if ok else "Failed", {"terminated": {
+            "exitCode": 0 if ok else 1, "reason": "Completed" if ok else "Error", "finishedAt": _now()}})
+        return ok
+
+    def _hang(self, ns: str, job: str, uid: str) -> bool:
+        with self.changed:
+            while self._job_alive(ns, job, uid) is not None:
+                self.changed.wait(0.5)
+        return False
+
+    def follow_log(self, ns: str, name: str, follow: bool) -> Iterator[str]:
+        pod = self.get("pods", ns, name)
+        if pod is None:
+            raise ApiError(404, "NotFound", f'pods "{name}" not found')
+        if pod["status"]["phase"] == "Pending":
+            container = pod["spec"]["containers"][0]["name"]
+            raise ApiError(400, "BadRequest", f'container "{container}" in pod "{name}" is waiting to start: '
+                           "ContainerCreating")
+        uid, sent = pod["metadata"]["uid"], 0
+        while True:
+            with self.changed:
+                lines = self.logs.get(uid, [])[sent:]
+                current = self.objects.get(("pods", ns, name))
+                done = current is None or current["status"]["phase"] in TERMINAL or self.stopping.is_set()
+                if not lines and follow and not done:
+                    self.changed.wait(0.5)
+                    continue
+            yield from lines
+            sent += len(lines)
+            if not follow or (done and not lines):
+                return
+
+
+def _validate(plural: str, ns: str, body: Any, name: str | None = None) -> None:
+    """The cheap checks the real API server would fail with 400/422 (not the whole OpenAPI schema)."""
+    if not isinstance(body, dict):
+        raise ApiError(400, "BadRequest", "the body of the request was in an unknown format")
+    api_version = "batch/v1" if plural == "jobs" else "v1"
+    kind = KINDS[(api_version, plural)]
+    if body.get("apiVersion") != api_version or body.get("kind") != kind:
+        raise ApiError(400, "BadRequest", f"the API version in the data ({body.get('apiVersion')}) or kind "
+                       f"({body.get('kind')}) does not match the expected {api_version} {kind}")
+    meta = body.get("metadata") or {}
+    obj_name = meta.get("name", "")
+    if not obj_name or len(obj_name) > 63 or not DNS_LABEL.match(obj_name):
+        raise ApiError(422, "Invalid", f"{kind} \"{obj_name}\" is invalid: metadata.name: Invalid value")
+    if name is not None and obj_name != name:
+        raise ApiError(400, "BadRequest", "the name of the object does not match the name on the URL")
+    if meta.get("namespace", ns) != ns:
+        raise ApiError(400, "BadRequest", "the namespace of the provided object does not match the namespace "
+                       "sent on the request")
+    if kind == "Job":
+        spec = body.get("spec") or {}
+        pod = (spec.get("template") or {}).get("spec") or {}
+        containers = pod.get("containers") or []
+        if not containers or not all(c.get("name") and c.get("image") for c in containers):
+            raise ApiError(422, "Invalid", f'Job.batch "{obj_name}" is invalid: spec.template.spec.containers: '
+                           "Required value")
+        if pod.get("restartPolicy") not in ("Never", "OnFailure"):
+            raise ApiError(422, "Invalid", f'Job.batch "{obj_name}" is invalid: spec.template.spec.restartPolicy: '
+                           'Required value: valid values: "OnFailure", "Never"')
+        if spec.get("completionMode") == "Indexed" and not spec.get("completions"):
+            raise ApiError(422, "Invalid", f'Job.batch "{obj_name}" is invalid: spec.completions: Required value: '
+                           "when completion mode is Indexed")
+
+
+def _handler(stub: KubeStub) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: Any) -> None:  # quiet
+            return
+
+        def _send(self, code: int, body: dict[str, Any]) -> None:
+            data = json.dumps(body).encode()
+            self.send_response(code)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def _body(self) -> tuple[str, Any]:
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length) if length else b""
+            ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip()
+            if not raw:
+                return ctype, None
+            try:
+                return ctype, (yaml.safe_load(raw) if ctype == "application/apply-patch+yaml" else json.loads(raw))
+            except (ValueError, yaml.YAMLError) as exc:
+                raise ApiError(400, "BadRequest", f"the body of the request could not be decoded: {exc}") from exc
+
+        def _dispatch(self, method: str) -> None:
+            url = urlsplit(self.path)
+            query = {k: v[-1] for k, v in parse_qs(url.query).items()}
+            try:
+                ctype, body = self._body()
+                stub.requests.append(Recorded(method, url.path, query, ctype, body))
+                if stub.token and self.headers.get("Authorization") != f"Bearer {stub.token}":
+                    raise ApiError(401, "Unauthorized", "Unauthorized")
+                if url.path == "/version" and method == "GET":
+                    return self._send(200, {"major": "1", "minor": "31", "gitVersion": "v1.31.0-stub",
+                                            "platform": "linux/amd64"})
+                match = PATH.match(url.path)
+                if not match or (match["core"] or match["group"], match["plural"]) not in KINDS:
+                    raise ApiError(404, "NotFound", "the server could not find the requested resource")
+                self._route(method, match, query, ctype, body)
+            except ApiError as exc:
+                self._send(exc.code, exc.status())
+
+        def _route(self, method: str, m: re.Match[str], query: dict[str, str], ctype: str, body: Any) -> None:
+            plural, ns, name, sub = m["plural"], m["ns"], m["name"], m["sub"]
+            if sub == "log" and plural == "pods" and method == "GET":
+                return self._stream_log(ns, name, query.get("follow") == "true")
+            if name is None:
+                if method == "GET":
+                    api_version = "batch/v1" if plural == "jobs" else "v1"
+                    items = stub.list(plural, ns, query.get("labelSelector", ""))
+                    return self._send(200, {"kind": f"{KINDS[(api_version, plural)]}List", "apiVersion": api_version,
+                                            "metadata": {"resourceVersion": str(next(stub._rv))}, "items": items})
+                if method == "POST" and plural != "pods":
+                    if ctype not in ("", "application/json"):  # kube-apiserver reads no type as its first, JSON
+                        raise ApiError(415, "UnsupportedMediaType", f"the body of the request was in an unknown "
+                                       f"format - accepted media types include: application/json (got {ctype!r})")
+                    return self._send(201, stub.create(plural, ns, body))
+                raise ApiError(405, "MethodNotAllowed", f"{method} is not supported on {plural}")
+            if method == "GET":
+                obj = stub.get(plural, ns, name)
+                if obj is None:
+                    raise ApiError(404, "NotFound", f'{plural} "{name}" not found')
+                return self._send(200, obj)
+            if method == "DELETE":
+                policy = query.get("propagationPolicy") or (body or {}).get("propagationPolicy")
+                return self._send(200, stub.delete(plural, ns, name, policy))
+            if method == "PUT":
+                return self._send(200, stub.update(plural, ns, name, body))
+            if method == "PATCH":
+                return self._patch(plural, ns, name, query, ctype, body)
+            raise ApiError(405, "MethodNotAllowed", f"{method} is not supported")
+
+        def _patch(self, plural: str, ns: str, name: str, query: dict[str, str], ctype: str, body: Any) -> None:
+            existing = stub.get(plural, ns, name)
+            if ctype == "application/apply-patch+yaml":
+                if not query.get("fieldManager"):
+                    raise ApiError(400, "BadRequest", 'PatchOptions.meta.k8s.io "" is invalid: fieldManager: '
+                                   "Required value: is required for apply patch")
+                if existing is None:
+                    return self._send(201, stub.create(plural, ns, body))
+                return self._send(200, stub.update(plural, ns, name, _merge(existing, body)))
+            if ctype == "application/merge-patch+json":
+                if existing is None:
+                    raise ApiError(404, "NotFound", f'{plural} "{name}" not found')
+                return self._send(200, stub.update(plural, ns, name, _merge(existing, body)))
+            raise ApiError(415, "UnsupportedMediaType", f"the body of the request was in an unknown format - "
+                           f"accepted media types include: application/apply-patch+yaml, "
+                           f"application/merge-patch+json (got {ctype!r})")
+
+        def _stream_log(self, ns: str, name: str, follow: bool) -> None:
+            lines = stub.follow_log(ns, name, follow)
+            first = next(lines, None)  # raises ApiError before any header is sent
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            for line in itertools.chain([first] if first is not None else [], lines):
+                data = (line + "\n").encode()
+                self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+                self.wfile.flush()
+            self.wfile.write(b"0\r\n\r\n")
+
+        def do_GET(self) -> None:
+            self._dispatch("GET")
+
+        def do_POST(self) -> None:
+            self._dispatch("POST")
+
+        def do_PUT(self) -> None:
+            self._dispatch("PUT")
+
+        def do_PATCH(self) -> None:
+            self._dispatch("PATCH")
+
+        def do_DELETE(self) -> None:
+            self._dispatch("DELETE")
+
+    return Handler
