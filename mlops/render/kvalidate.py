@@ -18,7 +18,12 @@ from mlops.core.spec.types import SUPPORTED_K8S
 _DEFS_PREFIXES = ("/api/_definitions.json#/$defs/", "#/$defs/")  # from a kind's schema, within the definitions
 _DEFS_URI = "https://kubernetes.io/api/_definitions.json#/$defs/"
 _DROP = frozenset({"description", "format"})  # format is not asserted by jsonschema anyway
-_KEEP_VERBATIM = frozenset({"enum", "required", "x-kubernetes-group-version-kind"})
+_KEEP_VERBATIM = frozenset({"enum", "required"})
+
+
+def _dropped(key: str) -> bool:
+    """Annotations that assert nothing: descriptions, formats, Kubernetes' ``x-kubernetes-*`` extensions."""
+    return key in _DROP or key.startswith("x-kubernetes-")
 
 
 class SchemaError(Exception):
@@ -65,10 +70,10 @@ def _deref(node: Any, defs: dict[str, Any], stack: tuple[str, ...]) -> Any:
             if name in stack:  # recursive definition: keep the reference, the registry resolves it
                 return {"$ref": _DEFS_URI + name}
             target = _deref(defs[name], defs, (*stack, name))
-            rest = {k: v for k, v in node.items() if k != "$ref" and k not in _DROP}
+            rest = {k: v for k, v in node.items() if k != "$ref" and not _dropped(k)}
             return {"allOf": [target, _deref(rest, defs, stack)]} if rest else target
         return {k: (v if k in _KEEP_VERBATIM else _deref(v, defs, stack))
-                for k, v in node.items() if k not in _DROP}
+                for k, v in node.items() if not _dropped(k)}
     if isinstance(node, list):
         return [_deref(item, defs, stack) for item in node]
     return node
