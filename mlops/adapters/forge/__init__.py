@@ -27,8 +27,9 @@ MAX_DESCRIPTION = 140  # GitHub truncates commit status descriptions beyond this
 class ForgeError(UserError):
     """The forge refused or failed a request (after retries); the message says which and why."""
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, status: int | None = None) -> None:
         super().__init__(Problem("forge", 1, 1, message))
+        self.status = status  # the HTTP status, when the forge answered
 
 
 @dataclass(frozen=True)
@@ -116,6 +117,7 @@ class Event:
     branch: str | None = None
     head_sha: str | None = None
     from_fork: bool = False
+    base_sha: str | None = None  # the pull request's base commit
 
 
 def _dict(value: object) -> dict[str, Any]:
@@ -151,7 +153,8 @@ def read_event(env: Mapping[str, str] | None = None) -> Event | None:
         head, base = _dict(pull.get("head")), _dict(pull.get("base"))
         head_repo, base_repo = _dict(head.get("repo")).get("full_name"), _dict(base.get("repo")).get("full_name")
         return Event(name or "pull_request", _int(pull.get("number")) or _int(payload.get("number")),
-                     head.get("ref"), head.get("sha"), bool(head_repo and base_repo and head_repo != base_repo))
+                     head.get("ref"), head.get("sha"), bool(head_repo and base_repo and head_repo != base_repo),
+                     base.get("sha"))
     inputs = payload.get("inputs")
     if isinstance(inputs, dict) or name == "workflow_dispatch":
         inputs = inputs if isinstance(inputs, dict) else {}

@@ -95,7 +95,7 @@ class GitHubForge:
                 return response
             wait = wait_before_retry(response, attempt, self._clock(), self._policy)
             if wait is None or attempt + 1 >= self._policy.attempts:
-                raise ForgeError(_failure(method, url, response, attempt + 1))
+                raise ForgeError(_failure(method, url, response, attempt + 1), response.status_code)
             if wait > self._policy.max_wait:
                 raise ForgeError(f"{method} {_show(url)}: rate limited for another {wait:.0f} s "
                                  f"(more than the {self._policy.max_wait:.0f} s this command waits); retry later")

@@ -21,7 +21,8 @@ def env_for(path: Path, name: str) -> dict[str, str]:
 
 def test_pull_request_opened_gives_number_branch_and_head_sha() -> None:
     event = read_event(env_for(EVENTS / "pull_request.opened.json", "pull_request"))
-    assert event == Event("pull_request", 2, "changes", "ec26c3e57ca3a959ca5aad62de7213c562f8c821", False)
+    assert event == Event("pull_request", 2, "changes", "ec26c3e57ca3a959ca5aad62de7213c562f8c821", False,
+                          "f95f852bd8fca8fcc58a9a2d6c842781e32a215e")
 
 
 def test_pull_request_synchronize_is_read_the_same_way() -> None:

@@ -1,0 +1,1 @@
+"""``mlops evaluate``: a candidate version against the version pinned in an environment, through the gates."""

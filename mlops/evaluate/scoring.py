@@ -1,0 +1,79 @@
+"""The real :class:`~mlops.evaluate.evaluate.Scorer`: fetch a version's artifact, verify and load it through
+its record, and compute the metrics on the current held-out test split of the model's data."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import numpy as np
+
+from mlops.core.errors import UserError
+from mlops.core.lineage import verify_artifact
+from mlops.core.repo import Repository
+from mlops.core.spec.record import VersionRecord
+from mlops.evaluate.evaluate import Unavailable, data_version
+
+BATCH = 4096
+
+
+def fetch_artifact(root: Path, record: VersionRecord) -> Path:
+    """The verified artifact directory named by the record's URI (``dvc://…`` or ``file://…``)."""
+    uri = record.artifact.uri
+    where = f"models/{record.model}/versions/{record.version}.yaml"
+    if uri.startswith("dvc://"):
+        from mlops.adapters.artifacts.dvc import DvcStore
+
+        return DvcStore(root, push=False).fetch(record.model, record.version, record)
+    if uri.startswith("file://"):
+        path = Path(unquote(urlsplit(uri).path))
+        verify_artifact(path, record.artifact.digest, record.artifact.files, where=where)
+        return path
+    raise Unavailable(f"artifact URI {uri!r} has a scheme this store does not read (expected dvc:// or file://)")
+
+
+class ArtifactScorer:
+    """Scores versions of one model on the current test split (loaded once, on first use)."""
+
+    def __init__(self, repo: Repository, model: str) -> None:
+        self.repo = repo
+        self.model = model
+        self._test: tuple[np.ndarray, np.ndarray, list[str], list[Any]] | None = None
+
+    def data_version(self) -> str:
+        return data_version(self.repo.root)
+
+    def _split(self) -> tuple[np.ndarray, np.ndarray, list[str], list[Any]]:
+        if self._test is None:
+            from mlops.adapters.artifacts.dvc import ensure_data
+            from mlops.train.data import load_table
+
+            loaded = self.repo.models[self.model]
+            spec, doc = loaded.spec, loaded.doc
+            if not ensure_data(self.repo.root, spec.data.path):
+                raise UserError(doc.problem(("data", "path"), f"{spec.data.path} is not in the data DVC tracks "
+                                                              "(data.dvc); expected it there after `dvc pull`"))
+            table = load_table(self.repo.root / spec.data.path, spec, doc)
+            x, y = table.part("test")
+            self._test = (x, y, list(table.features), list(table.classes))
+        return self._test
+
+    def score(self, record: VersionRecord, metrics: Sequence[str]) -> dict[str, float]:
+        from mlops.adapters.artifacts.loader import load_verified
+        from mlops.core.metrics import compute
+
+        x, y, features, classes = self._split()
+        try:
+            directory = fetch_artifact(self.repo.root, record)
+        except UserError as exc:
+            raise Unavailable(str(exc.problems[0].message)) from None
+        predictor = load_verified(directory, record)
+        signature = predictor.signature
+        if list(signature.features) != features:
+            raise Unavailable("its input features differ from the model's current data.features")
+        if signature.task == "classification" and list(signature.classes) != classes:
+            raise Unavailable(f"its classes {list(signature.classes)} differ from the current data's {classes}")
+        outputs = np.concatenate([predictor.predict(x[i:i + BATCH]) for i in range(0, max(len(x), 1), BATCH)])
+        return compute(metrics, y, outputs)

@@ -1,0 +1,172 @@
+"""Gather what the report shows: verdicts, records, pins, and what changed against the base revision."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mlops.core import yamlpos
+from mlops.core.errors import Problem, UsageError, UserError
+from mlops.core.policy import Verdict
+from mlops.core.repo import Repository
+from mlops.core.spec.record import VersionRecord
+
+
+@dataclass(frozen=True)
+class EnvRow:
+    """One environment of a model's section: what is pinned there, the verdict, and whether it gates the PR."""
+
+    env: str
+    baseline: VersionRecord | None
+    verdict: Verdict | None
+    required: bool
+
+
+@dataclass(frozen=True)
+class ModelReport:
+    model: str
+    candidate: str | None
+    record: VersionRecord | None
+    envs: list[EnvRow]
+    changed: bool = False  # files of the model changed against the base
+
+    @property
+    def verdicts(self) -> list[Verdict]:
+        return [row.verdict for row in self.envs if row.verdict is not None]
+
+
+@dataclass(frozen=True)
+class ReportData:
+    models: list[ModelReport]
+    head: str = ""
+    base: str = ""
+    data: tuple[str, str] | None = None  # data.dvc md5 at base → head, when it changed
+    manifest: list[str] | None = None  # one summary line per environment
+    manifest_unified: str = ""
+    manifest_note: str = ""  # why the manifest section is missing
+    notes: list[str] = field(default_factory=list)
+
+
+def read_verdicts(directory: Path) -> dict[tuple[str, str], Verdict]:
+    """Every verdict JSON file in ``directory`` by (model, environment); other JSON files are ignored."""
+    if not directory.is_dir():
+        raise UsageError(f"--verdicts {directory}: not a directory")
+    found: dict[tuple[str, str], tuple[Verdict, str]] = {}
+    for path in sorted(directory.glob("*.json")):
+        try:
+            data = json.loads(path.read_text("utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise UserError(Problem(str(path), 1, 1, f"cannot read the verdict: {exc}")) from None
+        if not isinstance(data, dict) or data.get("kind") != "Verdict":
+            continue
+        try:
+            verdict = Verdict.from_dict(data)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise UserError(Problem(str(path), 1, 1, f"malformed verdict ({type(exc).__name__}: {exc}); expected "
+                                                     "a file written by `mlops evaluate --json-out`")) from None
+        key = (verdict.model, verdict.environment)
+        if key in found:
+            raise UserError(Problem(str(path), 1, 1, f"a second verdict for {key[0]} in {key[1]} (the first is "
+                                                     f"{found[key][1]}); expected one per model and environment"))
+        found[key] = (verdict, path.name)
+    return {k: v for k, (v, _) in found.items()}
+
+
+def git(root: Path, *args: str) -> str | None:
+    """stdout of a git command in ``root``, or None when git fails (not a repository, unknown revision)."""
+    try:
+        out = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, check=False)
+    except OSError:
+        return None
+    return out.stdout if out.returncode == 0 else None
+
+
+def resolve_base(root: Path, base: str | None, env: Mapping[str, str], event_base: str | None) -> str | None:
+    """``--base``, else the event's base commit, else ``origin/$GITHUB_BASE_REF`` — the first git knows."""
+    candidates = [base] if base else [event_base, f"origin/{env['GITHUB_BASE_REF']}"
+                                      if env.get("GITHUB_BASE_REF") else None]
+    for ref in candidates:
+        if ref and git(root, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}") is not None:
+            return ref
+    if base:
+        raise UsageError(f"--base {base}: no such revision (fetch it first, e.g. `git fetch origin main`)")
+    return None
+
+
+def changed_models(root: Path, base: str) -> set[str]:
+    """Models whose files differ between the merge base with ``base`` and the working tree (untracked included)."""
+    merge_base = (git(root, "merge-base", base, "HEAD") or "").strip() or base
+    out = (git(root, "diff", "--name-only", "--relative", merge_base, "--", "models") or "")
+    out += git(root, "ls-files", "--others", "--exclude-standard", "--", "models") or ""
+    return {line.split("/")[1] for line in out.splitlines() if line.startswith("models/") and line.count("/") >= 2}
+
+
+def dvc_md5(text: str) -> str:
+    try:
+        data = yamlpos.parse(text, "data.dvc").data if text.strip() else None
+    except UserError:
+        return ""
+    outs = data.get("outs") if isinstance(data, dict) else None
+    if isinstance(outs, list) and outs and isinstance(outs[0], dict):
+        return str(outs[0].get("md5", ""))
+    return ""
+
+
+def data_change(root: Path, base: str) -> tuple[str, str] | None:
+    top = (git(root, "rev-parse", "--show-prefix") or "").strip()
+    before = git(root, "show", f"{base}:{top}data.dvc")
+    head_file = root / "data.dvc"
+    after = head_file.read_text("utf-8") if head_file.is_file() else ""
+    old, new = dvc_md5(before or ""), dvc_md5(after)
+    return (old, new) if old != new else None
+
+
+def manifest_summary(root: Path, base: str) -> tuple[list[str] | None, str, str]:
+    """(summary lines, unified diff, note) from ``mlops diff``'s structured result, when it is available."""
+    try:
+        from mlops.gitops.diff import manifest_diff
+    except ImportError:
+        return None, "", "the manifest diff is not available in this installation (mlops.gitops.diff)"
+    try:
+        diff = manifest_diff(root, base)
+    except (UserError, UsageError) as exc:
+        return None, "", f"the manifest diff could not be computed: {str(exc).splitlines()[0]}"
+    return [env.summary() for env in diff.envs], "\n".join(e.unified for e in diff.envs if not e.empty), ""
+
+
+def required(repo: Repository, model: str, env: str, candidate: str | None) -> bool:
+    """Do ``env``'s gates decide the PR? The first environment (merging deploys there) and any that pins it."""
+    order = repo.promotion_order() or sorted(repo.environments)
+    pin = repo.environment(env).pin(model)
+    return bool(order and env == order[0]) or (candidate is not None and pin is not None and pin.version == candidate)
+
+
+def model_report(repo: Repository, model: str, verdicts: Mapping[tuple[str, str], Verdict],
+                 changed: bool) -> ModelReport:
+    order = repo.promotion_order() or sorted(repo.environments)
+    mine = [verdicts[(model, e)] for e in order if (model, e) in verdicts]
+    mine += [v for (m, e), v in sorted(verdicts.items()) if m == model and e not in order]
+    candidate = mine[0].candidate.version if mine else None
+    records = {v: loaded.spec for v, loaded in repo.records.get(model, {}).items()}
+    rows = []
+    for env in [*order, *[v.environment for v in mine if v.environment not in order]]:
+        pin = repo.environments[env].spec.pin(model) if env in repo.environments else None
+        rows.append(EnvRow(env, records.get(pin.version) if pin else None, verdicts.get((model, env)),
+                           env in repo.environments and required(repo, model, env, candidate)))
+    return ModelReport(model, candidate, records.get(candidate) if candidate else None, rows, changed)
+
+
+def collect(repo: Repository, verdicts: Mapping[tuple[str, str], Verdict], base: str | None,
+            head: str = "") -> ReportData:
+    changed = changed_models(repo.root, base) if base else set()
+    names = sorted({m for m, _ in verdicts} | (changed & set(repo.models)))
+    models = [model_report(repo, m, verdicts, m in changed) for m in names]
+    notes = [f"verdict for unknown model {m!r} ignored" for m in sorted({m for m, _ in verdicts} - set(repo.models))]
+    models = [m for m in models if m.model in repo.models]
+    if base is None:
+        return ReportData(models, head, "", None, None, "", "no base revision to compare with (pass --base)", notes)
+    lines, unified, note = manifest_summary(repo.root, base)
+    return ReportData(models, head, base, data_change(repo.root, base), lines, unified, note, notes)
