@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-from mlops.adapters.image import Built, ImageBuilder
+from mlops.adapters.image import Built, ImageBuilder, ImageError
 from mlops.core.errors import Problem, UsageError, UserError
 from mlops.core.lineage import verify_artifact
 from mlops.core.repo import Repository
@@ -155,6 +155,9 @@ def build_image(request: BuildRequest, builder: ImageBuilder, repo: Repository, 
     if request.pin is not None and not request.push:
         raise UsageError("--pin needs --push: only a pushed image has the registry digest that render pins")
     registry = registry_for(request, repo)
+    reason = builder.unavailable()
+    if reason:
+        raise ImageError(reason)
     artifact = fetch_artifact(request, record, rel)
     log(f"artifact {record.artifact.digest} verified against {rel}")
     spec = ImageSpec(model=model, version=version, digest=record.artifact.digest, base_image=request.base_image,
