@@ -3,7 +3,11 @@
 
 Templates run in jinja2's immutable sandbox with ``StrictUndefined`` (a template change in a pull request
 cannot reach Python internals, and a misspelt variable is an error, not an empty string). Each template
-renders zero or more YAML documents; structured values go in as ``{{ value | tojson }}`` (JSON is YAML).
+renders zero or more YAML documents (none: no file); structured values go in as ``{{ value | tojson }}``
+(JSON is YAML). The variables each template gets are listed in :mod:`mlops.render.objects` and
+:mod:`mlops.render.training`. Whatever a template writes is re-serialised (sorted keys, block style), so
+only the objects matter, not the template's formatting. Files in the override directory that do not end
+in ``.j2`` (a README) are ignored; a ``.j2`` file with no built-in of the same name is an error.
 """
 
 from __future__ import annotations
@@ -135,8 +139,8 @@ class Templates:
         self.overrides: set[str] = set()
         loaders: list[jinja2.BaseLoader] = []
         if self.override_dir is not None and self.override_dir.is_dir():
-            self.overrides = {p.name for p in self.override_dir.iterdir() if p.is_file()}
-            unknown = sorted(n for n in self.overrides if n not in builtin_names() and not n.startswith("."))
+            self.overrides = {p.name for p in self.override_dir.glob(f"*{SUFFIX}") if p.is_file()}
+            unknown = sorted(n for n in self.overrides if n not in builtin_names())
             if unknown:
                 raise UserError([Problem(f"{OVERRIDE_DIR}/{n}", 1, 1, f"unknown template {n!r}; an override must "
                                          f"have the name of a built-in template: {builtin_names()}") for n in unknown])

@@ -246,6 +246,9 @@ def test_unknown_override_name(pinned_repo: Path) -> None:
         render(pinned_repo)
     assert info.value.problems[0].path == "environments/templates/deploymnet.yaml.j2"
     assert "unknown template" in info.value.problems[0].message
+    (pinned_repo / "environments" / "templates" / "deploymnet.yaml.j2").unlink()
+    (pinned_repo / "environments" / "templates" / "README.md").write_text("notes\n")
+    assert len(render(pinned_repo)) == 3
 
 
 def test_template_syntax_error_has_its_line(pinned_repo: Path) -> None:
