@@ -65,7 +65,10 @@ def load(path: Path) -> dict[Any, Any]:
 
 def triggers(workflow: dict[Any, Any]) -> dict[str, Any]:
     on = workflow.get("on", workflow.get(True))  # YAML 1.1 reads a bare `on` as true
-    return on if isinstance(on, dict) else {name: None for name in ([on] if isinstance(on, str) else on)}
+    if isinstance(on, dict):
+        return on
+    names = [on] if isinstance(on, str) else list(on or [])
+    return {str(name): None for name in names}
 
 
 def jobs(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:

@@ -1,7 +1,8 @@
 """Stands in for `python -m mlops VERB …` in the composite-action tests: logs its arguments and plays the verb.
 
-FAKE_TRAIN=none makes train write no record; FAKE_FAIL_ENV / FAKE_CRASH_ENV make evaluate fail a gate (verdict
-written, exit 1) or break (no verdict, exit 1) for that environment; FAKE_RC sets the exit code of other verbs.
+FAKE_TRAIN=none makes train write no record, FAKE_TRAIN=edit-old makes it also edit an existing record;
+FAKE_FAIL_ENV / FAKE_CRASH_ENV make evaluate fail a gate (verdict written, exit 1) or break (no verdict, exit 1)
+for that environment; FAKE_RC sets the exit code of other verbs; FAKE_DIFF is what diff prints.
 """
 
 import json
@@ -21,12 +22,20 @@ def option(name: str, default: str = "") -> str:
     return rest[rest.index(name) + 1] if name in rest else default
 
 
-if verb == "train":
+if verb == "train":  # as mlops train does: the artifact directory (git-ignored), its .dvc pointer, the record
     model = rest[0]
     versions = Path(option("--repo", ".")) / "models" / model / "versions"
     versions.mkdir(parents=True, exist_ok=True)
+    version = "20261201-0123abcd"
     if os.environ.get("FAKE_TRAIN") != "none":
-        (versions / "20261201-0123abcd.yaml").write_text(f"model: {model}\n", encoding="utf-8")
+        (versions / version).mkdir()
+        (versions / version / "program.pt2").write_bytes(b"weights")
+        with (versions / ".gitignore").open("a", encoding="utf-8") as ignore:
+            ignore.write(f"/{version}\n")
+        (versions / f"{version}.dvc").write_text(f"outs:\n- path: {version}\n", encoding="utf-8")
+        (versions / f"{version}.yaml").write_text(f"model: {model}\n", encoding="utf-8")
+    if os.environ.get("FAKE_TRAIN") == "edit-old":
+        (versions / "20261101-aaaaaaaa.yaml").write_text("edited\n", encoding="utf-8")
     sys.exit(0)
 if verb == "evaluate":
     env_name, out = option("--against"), option("--json-out")

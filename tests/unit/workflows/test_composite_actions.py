@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import stat
+import subprocess
 import sys
 from pathlib import Path
 
@@ -19,12 +20,21 @@ def repo(tmp_path: Path) -> Path:
         (root / "environments" / f"{env}.yaml").write_text(f"name: {env}\n", encoding="utf-8")
     (root / "models" / "alpha" / "versions").mkdir(parents=True)
     (root / "models" / "alpha" / "versions" / "20261101-aaaaaaaa.yaml").write_text("old\n", encoding="utf-8")
+    git(root, "init", "-q")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "base")
     return root
+
+
+def git(root: Path, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(root), "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
+                          check=True, capture_output=True, text=True).stdout.strip()
 
 
 # --- train -------------------------------------------------------------------------------------------------------
 
-def test_train_copies_only_the_new_record_and_outputs_its_path(action_runner: ActionRunner, repo: Path) -> None:
+def test_train_copies_the_new_record_and_pointer_but_not_the_artifact(action_runner: ActionRunner,
+                                                                     repo: Path) -> None:
     dest = action_runner.tmp / "records"
     result = action_runner.run("train", "mlops train", {"model": "alpha", "repo": str(repo), "records-dir": str(dest),
                                                         "python": str(action_runner.fake_python)})
@@ -33,7 +43,25 @@ def test_train_copies_only_the_new_record_and_outputs_its_path(action_runner: Ac
     assert result.outputs["records"] == "models/alpha/versions/20261201-0123abcd.yaml"
     assert result.outputs["records-dir"] == str(dest)
     copied = sorted(p.relative_to(dest).as_posix() for p in dest.rglob("*") if p.is_file())
-    assert copied == ["models/alpha/versions/20261201-0123abcd.yaml"]
+    assert copied == ["models/alpha/versions/.gitignore", "models/alpha/versions/20261201-0123abcd.dvc",
+                      "models/alpha/versions/20261201-0123abcd.yaml"]
+
+
+def test_train_refuses_to_edit_an_existing_record(action_runner: ActionRunner, repo: Path) -> None:
+    result = action_runner.run("train", "mlops train", {"model": "alpha", "repo": str(repo),
+                                                        "python": str(action_runner.fake_python)},
+                               extra_env={"FAKE_TRAIN": "edit-old"})
+    assert result.code == 1
+    assert "changed the existing record models/alpha/versions/20261101-aaaaaaaa.yaml" in result.stdout
+
+
+def test_train_refuses_a_dirty_versions_directory(action_runner: ActionRunner, repo: Path) -> None:
+    (repo / "models" / "alpha" / "versions" / "stray.yaml").write_text("x\n", encoding="utf-8")
+    result = action_runner.run("train", "mlops train", {"model": "alpha", "repo": str(repo),
+                                                        "python": str(action_runner.fake_python)})
+    assert result.code == 1
+    assert "has uncommitted changes before training" in result.stdout
+    assert result.calls == []
 
 
 def test_train_that_writes_no_record_fails_the_step(action_runner: ActionRunner, repo: Path) -> None:
@@ -104,6 +132,20 @@ def test_report_modes(action_runner: ActionRunner, repo: Path, mode: str, expect
     result = action_runner.run("report", "mlops report", {
         "mode": mode, "pr": "7", "sha": "abc123", "verdicts": str(verdicts), "token": "t0ken", "repo": str(repo),
         "python": str(action_runner.fake_python)})
+    assert result.code == 0, result.stderr
+    assert result.calls == [expected.format(v=verdicts) + f" @ {repo}"]
+
+
+@pytest.mark.parametrize(("mode", "inputs", "expected"), [
+    ("comment", {"base": "f00d"}, "-m mlops report --verdicts {v} --pr 7 --base f00d"),
+    ("fork-notice", {"workflow": "ci.yml"}, "-m mlops report --fork-notice --pr 7 --workflow ci.yml"),
+])
+def test_report_optional_arguments(action_runner: ActionRunner, repo: Path, mode: str, inputs: dict[str, str],
+                                   expected: str) -> None:
+    verdicts = action_runner.tmp / "v"
+    result = action_runner.run("report", "mlops report", {
+        "mode": mode, "pr": "7", "verdicts": str(verdicts), "token": "t", "repo": str(repo),
+        "python": str(action_runner.fake_python), **inputs})
     assert result.code == 0, result.stderr
     assert result.calls == [expected.format(v=verdicts) + f" @ {repo}"]
 
