@@ -97,7 +97,7 @@ class Renderer:
         return problems
 
     def environment(self, name: str, models: Collection[str] | None = None) -> RenderedEnvironment:
-        env = self._env(name)
+        env = self.kubernetes_env(name)
         spec = env.spec
         assert spec.kubernetes is not None
         version = spec.kubernetes.version
@@ -122,7 +122,7 @@ class Renderer:
             files[KUSTOMIZATION] = header + to_yaml([kustomization]).encode()
         return RenderedEnvironment(name, spec.kubernetes.namespace, version, pins, files)
 
-    def _env(self, name: str) -> Loaded[Environment]:
+    def kubernetes_env(self, name: str) -> Loaded[Environment]:
         loaded = self.repo.environments.get(name)
         if loaded is None:
             raise UsageError(f"no environment named {name!r}; expected one of {sorted(self.repo.environments)}")
@@ -165,7 +165,7 @@ def render_repository(repo: Repository, envs: Sequence[str] | None = None,
             raise UsageError(f"no model named {model!r}; expected one of {sorted(repo.models)}")
         if envs:
             for name in names:
-                pins = renderer._env(name).spec.pins
+                pins = renderer.kubernetes_env(name).spec.pins
                 if model not in pins:
                     raise UsageError(f"model {model!r} is not pinned in environment {name!r}; pinned: {sorted(pins)}")
         else:

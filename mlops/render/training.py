@@ -93,7 +93,7 @@ def render_training_job(repo: Repository, model: str, version_label: str, image:
             raise UsageError("no environment targets kubernetes; a training Job needs one for its namespace")
         env = candidates[0]
     renderer = Renderer(repo)
-    renderer._env(env)
+    renderer.kubernetes_env(env)
     count = nodes if nodes is not None else int(getattr(repo.model(model).training, "nodes", 1))
     if count < 1:
         raise UsageError(f"nodes must be at least 1, got {count}")
