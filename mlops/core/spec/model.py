@@ -75,6 +75,7 @@ class Training(Strict):
     runner: list[str] = Field(default_factory=lambda: ["self-hosted", "gpu"], min_length=1)
     timeout_minutes: int = Field(60, gt=0, le=4320)
     gpus: int = Field(0, ge=0, le=64)
+    nodes: int = Field(1, ge=1, le=64, description="nodes of a kubernetes training Job")
     backend: Literal["local", "kubernetes"] = "local"
 
 
