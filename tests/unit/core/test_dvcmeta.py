@@ -88,3 +88,25 @@ def test_contains_files_and_directories() -> None:
     assert dvcmeta.contains(tree, "data")
     assert not dvcmeta.contains(tree, "data/ab")
     assert not dvcmeta.contains(tree, "data/a/b")
+
+
+def test_locate_prefers_the_workspace_then_the_cache(example_repo: Path) -> None:
+    tree = dvcmeta.tracked_tree(example_repo)
+    cached = dvcmeta.locate(example_repo, tree, "data/digits/digits.csv")
+    assert cached is not None and cached.is_relative_to(example_repo / ".dvc/cache")
+    assert cached.read_text().startswith("pixel_0,")
+    workspace = example_repo / "data/digits/digits.csv"
+    workspace.parent.mkdir(parents=True)
+    workspace.write_text("a,b\n")
+    assert dvcmeta.locate(example_repo, tree, "data/digits/digits.csv") == workspace
+    assert dvcmeta.locate(example_repo, tree, "data/nope.csv") is None
+
+
+def test_locate_falls_back_to_the_remote(example_repo: Path, tmp_path: Path) -> None:
+    remote = tmp_path / "remote"
+    shutil.copytree(example_repo / ".dvc/cache", remote)
+    (example_repo / ".dvc/config").write_text(f"[core]\n    remote = r\n['remote \"r\"']\n    url = {remote}\n")
+    tree = dvcmeta.tracked_tree(example_repo)
+    shutil.rmtree(example_repo / ".dvc/cache")
+    found = dvcmeta.locate(example_repo, tree, "data/breast-cancer/breast_cancer.csv")
+    assert found is not None and found.is_relative_to(remote)
