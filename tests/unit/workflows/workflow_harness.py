@@ -109,3 +109,19 @@ def make_runner(tmp_path: Path) -> ActionRunner:
     fake.write_text(f"#!{sys.executable}\n" + (HERE / "fake_mlops.py").read_text(encoding="utf-8"), encoding="utf-8")
     fake.chmod(fake.stat().st_mode | stat.S_IXUSR)
     return ActionRunner(tmp_path, fake, tmp_path / "calls.log")
+
+
+WORKFLOWS = ROOT / ".github" / "workflows"
+
+
+def run_workflow_step(workflow: str, job: str, step: str, env: dict[str, str], cwd: Path,
+                      tmp: Path) -> subprocess.CompletedProcess[str]:
+    """Run one `run:` step of a workflow job with bash as the runner does; ``env`` stands for its `env:` block."""
+    spec = yaml.safe_load((WORKFLOWS / workflow).read_text(encoding="utf-8"))
+    [body] = [s for s in spec["jobs"][job]["steps"] if s.get("name") == step]
+    assert set(body.get("env") or {}) == set(env), f"{workflow}:{job}/{step} env is {sorted(body.get('env') or {})}"
+    script = tmp / "workflow-step.sh"
+    script.write_text(body["run"], encoding="utf-8")
+    base = {"PATH": os.environ["PATH"], "HOME": str(tmp), "LANG": "C.UTF-8", "GITHUB_ACTIONS": "true"}
+    return subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script)], cwd=cwd,
+                          env={**base, **env}, capture_output=True, text=True, timeout=60)
