@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -64,12 +65,15 @@ def _timeout(job: dict[str, Any], timeout_s: float | None) -> float:
 def train_on_cluster(root: Path, model: str, *, target: str = "kubernetes", image: str | None = None,
                      namespace: str | None = None, follow: bool = True, env: str | None = None,
                      context: str | None = None, label: str | None = None, timeout_s: float | None = None,
-                     cluster: ClusterTarget | None = None, out: TextIO | None = None) -> int:
+                     train_args: Sequence[str] = (), poll_s: float = 1.0, cluster: ClusterTarget | None = None,
+                     out: TextIO | None = None) -> int:
     """Render, submit and (with ``follow``) follow ``model``'s training Job; 0 when it succeeded, else 1.
 
     ``image`` (else ``$MLOPS_TRAINING_IMAGE``) is the training image and is required on ``kubernetes``;
     ``namespace`` overrides the environment's; ``env`` picks that environment (default: the first that
-    targets Kubernetes); ``context`` is the kubeconfig context; ``cluster`` replaces the target (tests).
+    targets Kubernetes); ``context`` is the kubeconfig context; ``train_args`` are added to each pod's
+    ``mlops train`` command line (e.g. ``["--epochs", "2"]``); ``poll_s`` is how often the status is read;
+    ``cluster`` replaces the target (tests).
     """
     stream = out or sys.stdout
     image = image or os.environ.get(IMAGE_ENV)
@@ -84,6 +88,9 @@ def train_on_cluster(root: Path, model: str, *, target: str = "kubernetes", imag
         if namespace:
             manifest["metadata"]["namespace"] = namespace
     job = dict(find_job(manifests))
+    if train_args:
+        container = job["spec"]["template"]["spec"]["containers"][0]
+        container["args"] = [*container.get("args", []), *train_args]
     cluster = cluster or open_target(target, workdir=root, context=context)
     try:
         name = str(job["metadata"]["name"])
@@ -95,7 +102,7 @@ def train_on_cluster(root: Path, model: str, *, target: str = "kubernetes", imag
                          f"--all-containers --prefix -l batch.kubernetes.io/job-name={name}")
             return 0
         try:
-            outcome = follow_job(cluster, ns, name, timeout_s=_timeout(job, timeout_s),
+            outcome = follow_job(cluster, ns, name, timeout_s=_timeout(job, timeout_s), poll_s=poll_s,
                                  on_line=lambda pod, line: _say(stream, f"[{pod}] {line}"),
                                  on_event=lambda event: _say(stream, f"mlops: {event}"))
         except KeyboardInterrupt:

@@ -146,7 +146,7 @@ class KubernetesTarget:
     def _create_job(self, ns: str, name: str, body: dict[str, Any]) -> bool:
         """Create the Job; False when one of that name exists already."""
         created = self._request(f"create job {ns}/{name}", self._batch.create_namespaced_job, ns, body, ok=(409,),
-                                field_manager=FIELD_MANAGER, _content_type="application/json",
+                                field_manager=FIELD_MANAGER, _headers={"Content-Type": "application/json"},
                                 _preload_content=False)
         return created is not None
 

@@ -163,7 +163,7 @@ def test_a_pod_that_cannot_start_fails_the_job_with_the_reason(target: LocalTarg
 
 def test_logs_without_follow_and_unknown_objects(target: LocalTarget) -> None:
     target.apply([job("print('a'); print('b', end='')", completions=1)])
-    outcome, _, _ = follow(target)
+    assert follow(target)[0].ok
     pod = target.job_pods(NS, "train-x")[0]
     assert list(target.pod_log(NS, pod.name, follow=False)) == ["a", "b"]
     with pytest.raises(ClusterError, match="pods 'nope' not found"):

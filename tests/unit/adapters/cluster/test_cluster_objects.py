@@ -89,11 +89,11 @@ def test_identity_and_find_job() -> None:
     job = _job({})
     assert identity(job, "ns") == ("batch/v1", "Job", "ns", "j")
     assert identity({**job, "metadata": {"name": "j", "namespace": "other"}}, "ns")[2] == "other"
-    with pytest.raises(ClusterError, match="lacks apiVersion, kind or metadata.name"):
+    with pytest.raises(ClusterError, match=r"lacks apiVersion, kind or metadata\.name"):
         identity({"kind": "Job", "metadata": {}}, "ns")
     service = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s"}}
     assert find_job([service, job]) is job
-    with pytest.raises(ClusterError, match="exactly one batch/v1 Job .* found 0"):
+    with pytest.raises(ClusterError, match=r"exactly one batch/v1 Job .* found 0"):
         find_job([service])
     with pytest.raises(ClusterError, match="found 2"):
         find_job([job, job])
