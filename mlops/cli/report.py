@@ -142,6 +142,6 @@ def _fork_notice(root: Path, forge: Forge, args: argparse.Namespace) -> int:
         # a fork's pull_request run has a read-only token: say it in the run instead of failing it
         message = (f"pull request #{target.pr} comes from a fork: a maintainer must start training with "
                    f"workflow_dispatch of {args.workflow} (the comment could not be posted: {exc.problems[0].message})")
-        print(f"::warning title=mlops: training waits for a maintainer::{message}" if in_github_actions()
+        print(f"::warning title=mlops fork notice::{message}" if in_github_actions()
               else f"mlops report: {message}")
     return 0

@@ -105,7 +105,8 @@ def fork_notice(pr: int, workflow: str = "pr.yml") -> str:
         "fork on their own: the models it changes are not trained or evaluated yet, and the required "
         f"`{STATUS_CONTEXT}` status is not set.",
         "",
-        f"A maintainer who has reviewed the changes starts training by hand (Actions → `{workflow}` → Run workflow) "
+        f"A maintainer who has reviewed the changes starts training with workflow_dispatch (Actions → `{workflow}` → "
+        "Run workflow) "
         f"with pull request `{pr}` and the head commit they reviewed, or from a terminal:",
         "",
         "```sh",
