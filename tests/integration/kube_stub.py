@@ -26,6 +26,7 @@ import copy
 import itertools
 import json
 import re
+import sys
 import threading
 import time
 import uuid
@@ -94,12 +95,30 @@ def _merge(base: Any, patch: Any) -> Any:
     return out
 
 
+def _ranges(indexes: list[int]) -> str:
+    """``status.completedIndexes`` as the Job controller writes it: ``0-2,5``."""
+    runs: list[list[int]] = []
+    for i in indexes:
+        if runs and i == runs[-1][1] + 1:
+            runs[-1][1] = i
+        else:
+            runs.append([i, i])
+    return ",".join(f"{a}-{b}" if b > a else str(a) for a, b in runs)
+
+
 def _selector_matches(selector: str, labels: dict[str, str]) -> bool:
     for term in filter(None, selector.split(",")):
         key, _, value = term.partition("=")
         if labels.get(key) != value.lstrip("="):
             return False
     return True
+
+
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hangs up (a closed keep-alive connection, a log stream it stopped reading) is normal."""
+        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            super().handle_error(request, client_address)
 
 
 class KubeStub:
@@ -116,7 +135,7 @@ class KubeStub:
         self.changed = threading.Condition(self.lock)
         self.stopping = threading.Event()
         self._rv = itertools.count(1)
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+        self._server = _Server(("127.0.0.1", 0), _handler(self))
         self._server.daemon_threads = True
         self._threads: list[threading.Thread] = []
 
@@ -269,7 +288,7 @@ class KubeStub:
             succeeded |= {i for i in pending if results.get(i)}
             failures += len(failed_now)
             self._set_status(ns, name, uid, succeeded=len(succeeded), failed=failures,
-                             completedIndexes=",".join(map(str, sorted(succeeded))) or None)
+                             completedIndexes=_ranges(sorted(succeeded)) or None)
             if failures > job["spec"]["backoffLimit"]:
                 self._set_status(ns, name, uid, active=0, ready=0, conditions=[
                     {"type": "FailureTarget", "status": "True", "reason": "BackoffLimitExceeded",

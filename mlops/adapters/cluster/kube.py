@@ -62,6 +62,7 @@ class KubernetesTarget:
         self.default_namespace = default_namespace
         self.delete_wait_s = delete_wait_s
         self.server = api_client.configuration.host
+        self._selectors: dict[tuple[str, str], str] = {}  # (namespace, job) → its pods' label selector
 
     @classmethod
     def from_kubeconfig(cls, *, context: str | None = None, config_file: str | None = None) -> KubernetesTarget:
@@ -134,6 +135,7 @@ class KubernetesTarget:
         body = with_hash(manifest)
         body["metadata"]["namespace"] = ns
         if (api_version, kind) == ("batch/v1", "Job"):
+            self._selectors.pop((ns, name), None)  # a replaced Job has a new controller uid
             return Applied(kind, name, self._apply_job(ns, name, body))
         if api_version == "v1" and kind in CORE_KINDS:
             patch = getattr(self._core, f"patch_namespaced_{CORE_KINDS[kind]}")
@@ -168,18 +170,26 @@ class KubernetesTarget:
         return "replaced"
 
     def _delete_job(self, ns: str, name: str) -> bool:
+        self._selectors.pop((ns, name), None)
         done = self._request(f"delete job {ns}/{name}", self._batch.delete_namespaced_job, name, ns, ok=(404,),
                              propagation_policy="Background", _preload_content=False)
         return done is not None
 
-    def job_status(self, namespace: str, name: str) -> JobStatus:
-        return objects.job_status(self._read(f"read job {namespace}/{name}", self._batch.read_namespaced_job,
-                                             name, namespace))
-
-    def job_pods(self, namespace: str, name: str) -> list[PodInfo]:
+    def _read_job(self, namespace: str, name: str) -> dict[str, Any]:
         job = self._read(f"read job {namespace}/{name}", self._batch.read_namespaced_job, name, namespace)
         match = ((job.get("spec") or {}).get("selector") or {}).get("matchLabels") or {"job-name": name}
-        selector = ",".join(f"{k}={v}" for k, v in sorted(match.items()))
+        self._selectors[(namespace, name)] = ",".join(f"{k}={v}" for k, v in sorted(match.items()))
+        return job
+
+    def job_status(self, namespace: str, name: str) -> JobStatus:
+        return objects.job_status(self._read_job(namespace, name))
+
+    def job_pods(self, namespace: str, name: str) -> list[PodInfo]:
+        """The pods the Job's own selector matches (its controller uid), read with the Job's last status."""
+        selector = self._selectors.get((namespace, name))
+        if selector is None:
+            self._read_job(namespace, name)
+            selector = self._selectors[(namespace, name)]
         pods = self._read(f"list pods of job {namespace}/{name}", self._core.list_namespaced_pod, namespace,
                           label_selector=selector)
         return objects.sorted_pods(pods.get("items") or [])
