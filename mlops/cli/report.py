@@ -96,8 +96,9 @@ def _comment(root: Path, forge: Forge, args: argparse.Namespace) -> int:
     event = read_event()
     base = resolve_base(root, args.base, os.environ, event.base_sha if event else None)
     markdown = render(collect(repo, _verdicts(args), base, head_sha(root)))
-    if args.out:
-        write_text(Path(args.out), markdown)
+    out = Path(args.out) if args.out else None
+    if out is not None and not (out.is_file() and out.read_text("utf-8") == markdown):
+        write_text(out, markdown)
     step_summary(markdown)
     target = find_target(root, forge, pr)
     if not args.out:

@@ -64,12 +64,12 @@ class ArtifactScorer:
         from mlops.adapters.artifacts.loader import load_verified
         from mlops.core.metrics import compute
 
-        x, y, features, classes = self._split()
         try:
             directory = fetch_artifact(self.repo.root, record)
         except UserError as exc:
             raise Unavailable(str(exc.problems[0].message)) from None
         predictor = load_verified(directory, record)
+        x, y, features, classes = self._split()
         signature = predictor.signature
         if list(signature.features) != features:
             raise Unavailable("its input features differ from the model's current data.features")

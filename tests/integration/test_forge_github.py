@@ -220,3 +220,12 @@ def test_github_enterprise_api_prefix_is_kept() -> None:
 def test_bad_repository_is_a_clear_error(repository: str) -> None:
     with pytest.raises(ForgeError, match="is not 'owner/name'"):
         GitHubForge(repository, "t")
+
+
+def test_a_bots_marker_comment_wins_over_one_a_person_pasted(client: GitHubForge, gh: cs.ContractServer) -> None:
+    pasted = client.create_comment(2, "<!-- mlops-report -->\npasted by a person")
+    gh.state.comments[pasted.id].update(user="octocat", user_type="User")
+    ours = client.create_comment(2, "<!-- mlops-report -->\nthe report")
+    assert client.find_comment(2, "<!-- mlops-report -->") == ours
+    del gh.state.comments[ours.id]
+    assert client.find_comment(2, "<!-- mlops-report -->") == pasted  # no bot comment: the first match

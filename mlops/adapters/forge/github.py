@@ -126,11 +126,14 @@ class GitHubForge:
     # -- the Forge seam -------------------------------------------------------------------------
 
     def find_comment(self, pr: int, marker: str) -> Comment | None:
+        """The first comment starting with ``marker``, preferring one a bot wrote (a person may paste one)."""
+        first: Comment | None = None
         for item in self._pages(self._path("issues", pr, "comments"), {}):
-            body = item.get("body") or ""
-            if body.startswith(marker):
-                return _comment(item)
-        return None
+            if (item.get("body") or "").startswith(marker):
+                if (item.get("user") or {}).get("type") == "Bot":
+                    return _comment(item)
+                first = first or _comment(item)
+        return first
 
     def create_comment(self, pr: int, body: str) -> Comment:
         return _comment(self._request("POST", self._path("issues", pr, "comments"), json={"body": body}).json())
