@@ -67,6 +67,7 @@ class Script:
     hang: bool = False
     waiting_reason: str | None = None  # pods stay Pending with this reason (e.g. ImagePullBackOff)
     line_delay_s: float = 0.01
+    cut_log_after: int | None = None  # the first follow stream of each pod is closed after this many lines
 
 
 @dataclass
@@ -129,6 +130,7 @@ class KubeStub:
         self.pod_start_s = pod_start_s
         self.objects: dict[tuple[str, str, str], dict[str, Any]] = {}  # (plural, ns, name) → object
         self.logs: dict[str, list[str]] = {}  # pod uid → lines so far
+        self.cut: set[str] = set()  # pod uids whose first log stream was cut (Script.cut_log_after)
         self.scripts: dict[str, Script] = {}  # job name → script
         self.requests: list[Recorded] = []
         self.lock = threading.RLock()
@@ -354,7 +356,7 @@ class KubeStub:
                 self.changed.wait(0.5)
         return False
 
-    def follow_log(self, ns: str, name: str, follow: bool) -> Iterator[str]:
+    def follow_log(self, ns: str, name: str, follow: bool, tail: int | None = None) -> Iterator[str]:
         pod = self.get("pods", ns, name)
         if pod is None:
             raise ApiError(404, "NotFound", f'pods "{name}" not found')
@@ -362,10 +364,19 @@ class KubeStub:
             container = pod["spec"]["containers"][0]["name"]
             raise ApiError(400, "BadRequest", f'container "{container}" in pod "{name}" is waiting to start: '
                            "ContainerCreating")
-        uid, sent = pod["metadata"]["uid"], 0
+        uid = pod["metadata"]["uid"]
+        with self.lock:
+            sent = max(len(self.logs.get(uid, [])) - tail, 0) if tail is not None else 0
+            job = pod["metadata"]["ownerReferences"][0]["name"] if pod["metadata"].get("ownerReferences") else ""
+            cut_after = self.scripts.get(job, Script()).cut_log_after if follow and uid not in self.cut else None
         while True:
+            if cut_after is not None and sent >= cut_after:
+                self.cut.add(uid)
+                return
             with self.changed:
                 lines = self.logs.get(uid, [])[sent:]
+                if cut_after is not None:
+                    lines = lines[: cut_after - sent]
                 current = self.objects.get(("pods", ns, name))
                 done = current is None or current["status"]["phase"] in TERMINAL or self.stopping.is_set()
                 if not lines and follow and not done:
@@ -457,7 +468,8 @@ def _handler(stub: KubeStub) -> type[BaseHTTPRequestHandler]:
         def _route(self, method: str, m: re.Match[str], query: dict[str, str], ctype: str, body: Any) -> None:
             plural, ns, name, sub = m["plural"], m["ns"], m["name"], m["sub"]
             if sub == "log" and plural == "pods" and method == "GET":
-                return self._stream_log(ns, name, query.get("follow") == "true")
+                tail = query.get("tailLines")
+                return self._stream_log(ns, name, query.get("follow") == "true", int(tail) if tail else None)
             if name is None:
                 if method == "GET":
                     api_version = "batch/v1" if plural == "jobs" else "v1"
@@ -501,8 +513,8 @@ def _handler(stub: KubeStub) -> type[BaseHTTPRequestHandler]:
                            f"accepted media types include: application/apply-patch+yaml, "
                            f"application/merge-patch+json (got {ctype!r})")
 
-        def _stream_log(self, ns: str, name: str, follow: bool) -> None:
-            lines = stub.follow_log(ns, name, follow)
+        def _stream_log(self, ns: str, name: str, follow: bool, tail: int | None) -> None:
+            lines = stub.follow_log(ns, name, follow, tail)
             first = next(lines, None)  # raises ApiError before any header is sent
             self.send_response(200)
             self.send_header("Content-Type", "text/plain")

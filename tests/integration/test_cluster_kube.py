@@ -115,6 +115,16 @@ def test_a_pod_that_cannot_start_is_reported(stub: KubeStub, example_repo: Path)
     assert "timed out" in out.splitlines()[-1]
 
 
+def test_a_cut_log_stream_is_resumed_without_repeating_lines(stub: KubeStub, example_repo: Path) -> None:
+    lines = [f"epoch {i}" for i in range(1, 6)]
+    stub.scripts[JOB] = Script(lines=lines, line_delay_s=0.4, cut_log_after=2)  # as an idle proxy would
+    code, out = train(example_repo)
+    assert code == 0, out
+    assert [line for line in out.splitlines() if line.startswith("[index 0]")] == [f"[index 0] {x}" for x in lines]
+    streams = [r.query for r in stub.requests if r.path.endswith("/log")]
+    assert streams[0] == {"follow": "true"} and streams[1] == {"follow": "true", "tailLines": "0"}
+
+
 def test_reapply_is_idempotent_and_replaces_changed_or_failed_jobs(stub: KubeStub, example_repo: Path) -> None:
     assert train(example_repo)[0] == 0
     code, out = train(example_repo)  # same commit, same manifest: the finished Job is followed, not re-run

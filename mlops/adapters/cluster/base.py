@@ -103,8 +103,11 @@ class ClusterTarget(Protocol):
         """The Job's pods, oldest first (a retried index has several)."""
         ...
 
-    def pod_log(self, namespace: str, pod: str, *, follow: bool) -> Iterator[str]:
-        """The pod's log lines, without line ends; with ``follow`` it ends when the container ends."""
+    def pod_log(self, namespace: str, pod: str, *, follow: bool, new_only: bool = False) -> Iterator[str]:
+        """The pod's log lines, without line ends; with ``follow`` it ends when the container ends.
+
+        ``new_only`` skips what was written before the call (to resume a stream that a proxy cut).
+        """
         ...
 
     def delete(self, manifests: Sequence[Manifest]) -> list[str]:

@@ -18,6 +18,7 @@ from mlops.adapters.cluster.base import ClusterTarget, JobStatus, PodInfo
 LineSink = Callable[[str, str], None]  # (pod label, line)
 EventSink = Callable[[str], None]  # one human-readable line: status changes, waiting pods
 DRAIN_S = 10.0  # after the Job ends, how long to wait for the last log lines
+MAX_RESUMES = 1000  # per pod: streams cut by a proxy are resumed, a stream that keeps ending is given up
 
 
 @dataclass
@@ -39,11 +40,12 @@ class _Streams:
     lines: queue.Queue[tuple[str, str] | None] = field(default_factory=queue.Queue)
     threads: dict[str, threading.Thread] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
+    resumed: dict[str, int] = field(default_factory=dict)
 
-    def start(self, target: ClusterTarget, namespace: str, pod: PodInfo) -> None:
+    def start(self, target: ClusterTarget, namespace: str, pod: PodInfo, *, new_only: bool = False) -> None:
         def pump() -> None:
             try:
-                for line in target.pod_log(namespace, pod.name, follow=True):
+                for line in target.pod_log(namespace, pod.name, follow=True, new_only=new_only):
                     self.lines.put((pod.label, line))
             except Exception as exc:  # a broken stream must never kill the follower; it is reported
                 self.errors.append(f"log stream of {pod.name} ended early: {type(exc).__name__}: {str(exc)[:200]}")
@@ -68,6 +70,16 @@ class _Streams:
     def alive(self) -> bool:
         return any(t.is_alive() for t in self.threads.values())
 
+    def resume_cut(self, target: ClusterTarget, namespace: str, pod: PodInfo) -> None:
+        """A stream that ended while its pod still runs was cut (an idle proxy, say): resume with new lines."""
+        thread = self.threads.get(pod.name)
+        if thread is None or thread.is_alive() or pod.phase != "Running":
+            return
+        if self.resumed.get(pod.name, 0) >= MAX_RESUMES:
+            return
+        self.resumed[pod.name] = self.resumed.get(pod.name, 0) + 1
+        self.start(target, namespace, pod, new_only=True)
+
 
 def follow_job(target: ClusterTarget, namespace: str, name: str, *, timeout_s: float, on_line: LineSink,
                on_event: EventSink, poll_s: float = 1.0, clock: Callable[[], float] = time.monotonic) -> Outcome:
@@ -88,6 +100,8 @@ def follow_job(target: ClusterTarget, namespace: str, name: str, *, timeout_s: f
             seen_reasons[pod.name] = pod.reason
             if pod.started and pod.name not in streams.threads:
                 streams.start(target, namespace, pod)
+            else:
+                streams.resume_cut(target, namespace, pod)
         if status.finished:
             _finish(streams, on_line)
             on_event(f"job/{name} {status.phase}: {status.summary()}")

@@ -194,12 +194,13 @@ class KubernetesTarget:
                           label_selector=selector)
         return objects.sorted_pods(pods.get("items") or [])
 
-    def pod_log(self, namespace: str, pod: str, *, follow: bool) -> Iterator[str]:
+    def pod_log(self, namespace: str, pod: str, *, follow: bool, new_only: bool = False) -> Iterator[str]:
         from kubernetes.client.exceptions import ApiException
 
         try:
             resp = self._call(f"log of pod {namespace}/{pod}", self._core.read_namespaced_pod_log, pod, namespace,
-                              follow=follow, _preload_content=False, _request_timeout=None)
+                              follow=follow, tail_lines=0 if new_only else None, _preload_content=False,
+                              _request_timeout=None)
         except ApiException as exc:
             if exc.status == 400:  # the container has not started (or was never created): no log yet
                 return

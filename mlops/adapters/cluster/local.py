@@ -274,10 +274,12 @@ class LocalTarget:
                     return pod
         raise ClusterError(f"log of pod {namespace}/{name}: 404 NotFound: pods {name!r} not found", source="local")
 
-    def pod_log(self, namespace: str, pod: str, *, follow: bool) -> Iterator[str]:
+    def pod_log(self, namespace: str, pod: str, *, follow: bool, new_only: bool = False) -> Iterator[str]:
         found = self._pod(namespace, pod)
         pending = b""
         with found.log.open("rb") as fh:
+            if new_only:
+                fh.seek(0, os.SEEK_END)
             while True:
                 done = found.poll() is not None  # decided before reading, so nothing written after is lost
                 chunk = fh.read(1 << 16)
