@@ -68,8 +68,8 @@ def wait_before_retry(response: ResponseLike, retry: int, now: float, policy: Re
         reset = _header(response, "x-ratelimit-reset")
         if reset is not None and reset.strip().isdigit():
             return max(0.0, float(reset) - now) + 1.0
+    if status in (403, 429) and "secondary rate limit" in response.text.lower():
+        return max(SECONDARY_LIMIT_WAIT, policy.backoff(retry))
     if status == 403:
-        if "secondary rate limit" in response.text.lower():
-            return max(SECONDARY_LIMIT_WAIT, policy.backoff(retry))
         return None  # a plain 403: the token lacks a permission; retrying will not help
     return policy.backoff(retry)

@@ -42,6 +42,7 @@ def test_secondary_rate_limit_with_retry_after_and_without() -> None:
     body = '{"message": "You have exceeded a secondary rate limit. Please wait a few minutes."}'
     assert wait_before_retry(response(403, {"retry-after": "5"}, body), 0, NOW, POLICY) == 5.0
     assert wait_before_retry(response(403, {}, body), 0, NOW, POLICY) == SECONDARY_LIMIT_WAIT
+    assert wait_before_retry(response(429, {}, body), 0, NOW, POLICY) == SECONDARY_LIMIT_WAIT
 
 
 @pytest.mark.parametrize("status", [400, 401, 404, 409, 422])
