@@ -15,7 +15,7 @@ Served (``{ns}`` any namespace; ``{plural}`` of jobs, services, configmaps, serv
   GET, PUT, PATCH (apply-patch+yaml needs ``fieldManager``; merge-patch+json), DELETE (``propagationPolicy``)
       on .../{plural}/{name}; GET .../jobs/{name}/status
   GET /api/v1/namespaces/{ns}/pods?labelSelector=..., GET/DELETE .../pods/{name}
-  GET /api/v1/namespaces/{ns}/pods/{name}/log[?follow=true] (text/plain, chunked while following)
+  GET /api/v1/namespaces/{ns}/pods/{name}/log[?follow=true][&tailLines=N] (text/plain, chunked)
 Errors are ``kind: Status`` bodies with the real reasons (NotFound 404, AlreadyExists 409, Invalid 422,
 BadRequest 400, Unauthorized 401, UnsupportedMediaType 415). A Job deleted without a propagation policy
 orphans its pods, as batch/v1 does.
