@@ -10,7 +10,7 @@ from typing import Any
 import torch
 
 import mlops
-from mlops.adapters.artifacts.dvc import ensure_data
+from mlops.adapters.artifacts.dvc import changed_since_dvc, ensure_data
 from mlops.core.errors import Problem, UserError
 from mlops.core.spec.model import ModelSpec
 from mlops.core.yamlpos import Document
@@ -99,6 +99,9 @@ def prepare(root: Path, model: str, spec: ModelSpec, doc: Document, *, device: s
         raise UserError(doc.problem(("data", "path"), f"{spec.data.path} is not in the data DVC tracks "
                                                       "(data.dvc); expected the file there after `dvc pull`"))
     data_md5 = facts.data_md5(root)
+    changed = changed_since_dvc(root, spec.data.path, data_md5)
+    if changed:
+        raise UserError(doc.problem(("data", "path"), changed))
     table = load_table(data_file, spec, doc)
     placement = place(spec, doc, device, processes, threads)
     if spec.training.precision in ("bf16", "fp16") and placement.device == "cpu":

@@ -24,7 +24,7 @@ from mlops.adapters.artifacts.store import ArtifactStore
 from mlops.core import metrics as metric_fns
 from mlops.core.errors import Problem, UserError
 from mlops.core.lineage import hash_artifact, version_id
-from mlops.core.spec.model import ModelSpec
+from mlops.core.spec.model import Data
 from mlops.core.spec.record import VersionRecord
 from mlops.train import checkpoint, facts
 from mlops.train.context import Context, prepare, software, with_epochs
@@ -128,10 +128,10 @@ def build_artifact(ctx: Context, run_dir: Path, out: Path) -> Built:
                  time.perf_counter() - started)
 
 
-def data_spec(spec: ModelSpec) -> dict[str, Any]:
+def data_spec(data: Data) -> dict[str, Any]:
     """The data section for the record; features as a list of one-key mappings, so YAML keeps their order."""
-    dumped = spec.data.model_dump(mode="json")
-    dumped["features"] = [{name: dtype} for name, dtype in spec.data.features.items()]
+    dumped = data.model_dump(mode="json")
+    dumped["features"] = [{name: dtype} for name, dtype in data.features.items()]
     return dumped
 
 
@@ -153,7 +153,7 @@ def record_body(ctx: Context, built: Built, version: str, uri: str, created: dat
         "model": ctx.model, "version": version, "created": created.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "parent": parent, "task": spec.task,
         "artifact": {"digest": built.digest, "uri": uri, "files": built.files},
-        "data": data, "data_spec": data_spec(spec),
+        "data": data, "data_spec": data_spec(spec.data),
         "code": {"commit": ctx.code.commit, "dirty": ctx.code.dirty, "model_py_sha256": ctx.code.model_py_sha256},
         "params": spec.model_dump(mode="json")["params"], "training": spec.training.model_dump(mode="json"),
         "seed": spec.training.seed, "metrics": built.metrics,

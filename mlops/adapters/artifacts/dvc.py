@@ -13,6 +13,8 @@ followed by verification against the record. DVC runs as a subprocess of this in
 
 from __future__ import annotations
 
+import hashlib
+import json
 import shutil
 import subprocess
 import sys
@@ -42,6 +44,44 @@ def ensure_data(root: Path, rel: str) -> bool:
     if not path.is_file():
         run_dvc(root, "pull", "--quiet", "data.dvc", where="data.dvc")
     return path.is_file()
+
+
+def _manifest(root: Path, md5: str) -> list[dict[str, str]] | None:
+    """DVC's ``.dir`` manifest (relpath → md5 of each file) from the cache or the default remote."""
+    from mlops.core.dvcmeta import default_remote
+
+    homes = [root / ".dvc" / "cache"]
+    remote = default_remote(root)
+    if remote is not None:
+        homes.append(remote)
+    for home in homes:
+        path = home / "files" / "md5" / md5[:2] / md5[2:]
+        if path.is_file():
+            entries = json.loads(path.read_text("utf-8"))
+            return entries if isinstance(entries, list) else None
+    return None
+
+
+def changed_since_dvc(root: Path, rel: str, tracked_md5: str) -> str | None:
+    """Why ``root/rel`` is not the file DVC recorded (``tracked_md5`` of ``data.dvc``), or None.
+
+    Compares the file's md5 (DVC 3 hashes raw bytes) with the entry of DVC's ``.dir`` manifest.
+    """
+    out, _, inner = rel.partition("/")
+    entries = _manifest(root, tracked_md5) if tracked_md5.endswith(".dir") else None
+    if entries is None:
+        return None
+    expected = next((e.get("md5") for e in entries if e.get("relpath") == inner), None)
+    if expected is None:
+        return f"{rel} is not in the data version data.dvc records"
+    digest = hashlib.md5(usedforsecurity=False)
+    with (root / rel).open("rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+    if digest.hexdigest() != expected:
+        return (f"{rel} differs from the data version data.dvc records; run `dvc add {out}` to record the "
+                f"change (and commit data.dvc) or `dvc checkout data.dvc` to restore it")
+    return None
 
 
 class DvcStore:
