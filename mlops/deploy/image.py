@@ -165,10 +165,11 @@ def build_image(request: BuildRequest, builder: ImageBuilder, repo: Repository, 
     serving = runtime_config(repo.model(model), version, IMAGE_ENVIRONMENT, record.artifact.digest)
     tag = f"{registry}/{model}:{version}"
     with tempfile.TemporaryDirectory(prefix="mlops-image-") as tmp:
-        deps, mlops_wheels = _wheelhouse(request, Path(tmp), log)
+        extra = ["pyarrow"] if repo.model(model).serving.prediction_log.format == "parquet" else []
+        deps, lock, mlops_wheels = _wheelhouse(request, extra, Path(tmp), log)
         inputs = ContextInputs(artifact=artifact, record=record, record_bytes=record_file.read_bytes(),
                                serving_json=json.dumps(serving, indent=2, sort_keys=True) + "\n",
-                               deps=deps, mlops_wheels=mlops_wheels)
+                               deps=deps, lock=lock, mlops_wheels=mlops_wheels)
         ctx = Path(tmp) / "context"
         files = image_context.assemble(ctx, spec, inputs)
         log(f"building {tag} from {request.base_image} ({len(files)} files in the context)")
@@ -187,14 +188,18 @@ def build_image(request: BuildRequest, builder: ImageBuilder, repo: Repository, 
     return result
 
 
-def _wheelhouse(request: BuildRequest, tmp: Path, log: Log) -> tuple[Path, Path]:
-    """(deps dir, dir with the mlops wheel): the given wheelhouse, else the cached one, refreshed."""
+def _wheelhouse(request: BuildRequest, extra: list[str], tmp: Path, log: Log) -> tuple[list[Path], str, Path]:
+    """(dependency wheels, their lock, dir with the mlops wheel), from the given or the cached wheelhouse.
+
+    The lock is this environment's (what was tested); the wheelhouse is topped up when it lacks it.
+    """
     base = request.wheelhouse or default_wheelhouse()
-    if request.wheelhouse is None or not (base / "deps" / wheelhouse.LOCK).is_file():
-        wheelhouse.build_deps(base / "deps", find_links=request.find_links or _env_links(), log=log)
+    pins = wheelhouse.lock(wheelhouse.serving_requirements(extra))
+    wheelhouse.build_deps(base / "deps", pins, find_links=request.find_links or _env_links(), log=log)
+    deps = wheelhouse.select_wheels(base / "deps", pins)
     if wheelhouse.source_tree() is not None:  # the running code, rebuilt reproducibly (same bytes, cached layer)
-        return base / "deps", wheelhouse.build_mlops_wheel(tmp / "mlops-wheel", log=log).parent
-    return base / "deps", base / "mlops"
+        return deps, wheelhouse.lock_text(pins), wheelhouse.build_mlops_wheel(tmp / "mlops-wheel", log=log).parent
+    return deps, wheelhouse.lock_text(pins), base / "mlops"
 
 
 def default_wheelhouse() -> Path:

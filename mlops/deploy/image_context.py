@@ -125,16 +125,13 @@ class ContextInputs:
     record: VersionRecord
     record_bytes: bytes  # the record file exactly as committed
     serving_json: str
-    deps: Path  # wheelhouse/deps: wheels + requirements.lock
-    mlops_wheels: Path  # wheelhouse/mlops: the mlops wheel
+    deps: list[Path]  # the wheels of the locked dependencies
+    lock: str  # their requirements.lock
+    mlops_wheels: Path  # a directory with the mlops wheel
 
 
 def assemble(ctx: Path, spec: ImageSpec, inputs: ContextInputs) -> list[str]:
     """Write the build context into the empty directory ``ctx``; return its files (relative, sorted)."""
-    lock = inputs.deps / "requirements.lock"
-    if not lock.is_file():
-        raise UserError.at(str(inputs.deps), "wheelhouse has no requirements.lock; build it with "
-                                             "scripts/build_wheelhouse.sh (or omit --wheelhouse)")
     if not any(inputs.mlops_wheels.glob("mlops_gitops-*.whl")):
         raise UserError.at(str(inputs.mlops_wheels), "wheelhouse has no mlops_gitops wheel")
     ctx.mkdir(parents=True, exist_ok=True)
@@ -149,9 +146,9 @@ def assemble(ctx: Path, spec: ImageSpec, inputs: ContextInputs) -> list[str]:
     wheels = ctx / "wheels"
     wheels.mkdir()
     (wheels / "deps").mkdir()
-    for item in sorted(inputs.deps.iterdir()):
-        if item.suffix == ".whl" or item.name == "requirements.lock":
-            _link_or_copy(str(item), str(wheels / "deps" / item.name))
+    for wheel in inputs.deps:
+        _link_or_copy(str(wheel), str(wheels / "deps" / wheel.name))
+    (wheels / "deps" / "requirements.lock").write_text(inputs.lock, encoding="utf-8")
     (wheels / "mlops").mkdir()
     for item in sorted(inputs.mlops_wheels.glob("mlops_gitops-*.whl")):
         _link_or_copy(str(item), str(wheels / "mlops" / item.name))

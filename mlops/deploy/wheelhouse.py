@@ -5,7 +5,9 @@ A build has no network (it runs with ``network_mode=none``), so pip inside it in
 
 - ``deps/``: every distribution the serving runtime needs, pinned to the versions installed (and
   tested) on this host — the transitive closure of :func:`serving_requirements` — downloaded as
-  wheels, with ``requirements.lock`` beside them. Cached: rebuilt only when the lock changes.
+  wheels, with ``requirements.lock`` beside them. Cached: pip runs only when the lock changes. An image
+  gets exactly the wheels of its own lock (:func:`select_wheels`); e.g. ``pyarrow`` only for a model
+  whose prediction log is Parquet.
 - ``mlops/``: the ``mlops`` package itself as a wheel, built from the source tree (reproducibly,
   ``SOURCE_DATE_EPOCH``) so an unchanged package gives the same bytes and the image layer is reused.
 
@@ -25,7 +27,8 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from packaging.requirements import Requirement
-from packaging.utils import canonicalize_name
+from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
+from packaging.version import Version
 
 from mlops.core import atomic
 from mlops.core.errors import UsageError, UserError
@@ -39,8 +42,8 @@ REPRODUCIBLE_EPOCH = "315532800"  # 1980-01-01, the earliest time a zip file can
 Log = Callable[[str], None]
 
 
-def serving_requirements() -> list[Requirement]:
-    """The ``serve`` extra of the installed ``mlops-gitops`` (else :data:`FALLBACK_SERVE`)."""
+def serving_requirements(extra: Sequence[str] = ()) -> list[Requirement]:
+    """The ``serve`` extra of the installed ``mlops-gitops`` (else :data:`FALLBACK_SERVE`), plus ``extra``."""
     try:
         declared = md.requires(DIST) or []
     except md.PackageNotFoundError:
@@ -52,7 +55,7 @@ def serving_requirements() -> list[Requirement]:
         if marker is not None and marker.evaluate({"extra": "serve"}) and not marker.evaluate({"extra": ""}):
             req.marker = None
             serve.append(req)
-    return serve or [Requirement(name) for name in FALLBACK_SERVE]
+    return (serve or [Requirement(name) for name in FALLBACK_SERVE]) + [Requirement(e) for e in extra]
 
 
 def lock(requirements: Iterable[Requirement]) -> dict[str, str]:
@@ -96,11 +99,11 @@ def _pip(args: Sequence[str], log: Log, env: dict[str, str] | None = None) -> No
             log(line)
 
 
-def build_deps(dest: Path, *, find_links: Sequence[str] = (), log: Log = print) -> Path:
-    """Download wheels of the serving runtime's locked dependencies into ``dest`` (skipped when up to date)."""
-    text = lock_text(lock(serving_requirements()))
+def build_deps(dest: Path, pins: dict[str, str], *, find_links: Sequence[str] = (), log: Log = print) -> Path:
+    """Download wheels of ``pins`` into ``dest`` (skipped when its lock already says exactly that)."""
+    text = lock_text(pins)
     if (dest / LOCK).is_file() and (dest / LOCK).read_text(encoding="utf-8") == text:
-        log(f"wheelhouse {dest} is up to date ({len(text.splitlines())} distributions)")
+        log(f"wheelhouse {dest} is up to date ({len(pins)} distributions)")
         return dest
     dest.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
@@ -109,8 +112,25 @@ def build_deps(dest: Path, *, find_links: Sequence[str] = (), log: Log = print) 
         links = [arg for link in find_links for arg in ("--find-links", str(link))]
         _pip(["download", "--only-binary=:all:", "--no-deps", "--dest", str(dest), *links, "-r", str(reqs)], log)
     atomic.write_text(dest / LOCK, text)
-    log(f"wheelhouse {dest}: {len(text.splitlines())} distributions")
+    log(f"wheelhouse {dest}: {len(pins)} distributions")
     return dest
+
+
+def select_wheels(deps: Path, pins: dict[str, str]) -> list[Path]:
+    """The one wheel of each pinned distribution in ``deps`` (and nothing else, so the image layer is stable)."""
+    found: dict[str, Path] = {}
+    for wheel in sorted(deps.glob("*.whl")):
+        try:
+            name, version, _, _ = parse_wheel_filename(wheel.name)
+        except InvalidWheelFilename:
+            continue
+        if pins.get(name) is not None and Version(pins[name]) == version:
+            found.setdefault(name, wheel)
+    missing = [f"{n}=={v}" for n, v in pins.items() if n not in found]
+    if missing:
+        raise UserError.at(str(deps), f"the wheelhouse lacks {', '.join(missing)}; rebuild it "
+                                      "(scripts/build_wheelhouse.sh) or omit --wheelhouse")
+    return [found[n] for n in pins]
 
 
 def source_tree() -> Path | None:
@@ -151,7 +171,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="extra wheel directory for pip (e.g. where a CPU torch wheel lies)")
     args = parser.parse_args(argv)
     try:
-        build_deps(args.dest / "deps", find_links=args.find_links)
+        build_deps(args.dest / "deps", lock(serving_requirements()), find_links=args.find_links)
         build_mlops_wheel(args.dest / "mlops")
     except (UserError, UsageError) as exc:
         print(exc, file=sys.stderr)

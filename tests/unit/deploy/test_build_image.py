@@ -25,11 +25,18 @@ EXPECTED = ["Dockerfile", "artifact.sha256", "artifact/MODEL_CARD.md", "artifact
 
 @pytest.fixture
 def wheels(tmp_path: Path) -> Path:
-    """A wheelhouse laid out as scripts/build_wheelhouse.sh leaves it (the wheels' bytes are not read here)."""
+    """A wheelhouse for this environment's lock, laid out as scripts/build_wheelhouse.sh leaves it.
+
+    The wheels are placeholders with the right names (nothing installs them here), plus one stray wheel
+    that is not in the lock and must stay out of the context.
+    """
     house = tmp_path / "wheelhouse"
     (house / "deps").mkdir(parents=True)
-    (house / "deps" / wheelhouse.LOCK).write_text("numpy==2.0.0\n")
-    (house / "deps" / "numpy-2.0.0-cp311-cp311-manylinux_2_28_x86_64.whl").write_bytes(b"wheel")
+    pins = wheelhouse.lock(wheelhouse.serving_requirements())
+    (house / "deps" / wheelhouse.LOCK).write_text(wheelhouse.lock_text(pins))
+    for name, version in pins.items():
+        (house / "deps" / f"{name.replace('-', '_')}-{version}-py3-none-any.whl").write_bytes(b"wheel")
+    (house / "deps" / "stray-1.0-py3-none-any.whl").write_bytes(b"wheel")
     (house / "mlops").mkdir()
     (house / "mlops" / "mlops_gitops-0.1.0-py3-none-any.whl").write_bytes(b"wheel")
     return house
@@ -61,9 +68,12 @@ def test_context_holds_exactly_the_files_the_dockerfile_copies(recorded: Version
     result = _export(recorded, wheels, out)
     files = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
     assert [f for f in files if not f.startswith("wheels/")] == EXPECTED
-    assert [f for f in files if f.startswith("wheels/")] == [
-        "wheels/deps/numpy-2.0.0-cp311-cp311-manylinux_2_28_x86_64.whl", "wheels/deps/requirements.lock",
-        "wheels/mlops/mlops_gitops-0.1.0-py3-none-any.whl"]
+    pins = wheelhouse.lock(wheelhouse.serving_requirements())
+    assert sorted(f for f in files if f.startswith("wheels/deps/")) == sorted(
+        [f"wheels/deps/{n.replace('-', '_')}-{v}-py3-none-any.whl" for n, v in pins.items()]
+        + ["wheels/deps/requirements.lock"])
+    assert (out / "wheels/deps/requirements.lock").read_text() == wheelhouse.lock_text(pins)
+    assert "wheels/mlops/mlops_gitops-0.1.0-py3-none-any.whl" in files
     assert result.context_files == files and result.context == str(out)
     assert not any("ghp_secret" in p.read_bytes().decode("utf-8", "replace") for p in out.rglob("*") if p.is_file())
     assert (out / "record.yaml").read_bytes() == recorded.record_file.read_bytes()

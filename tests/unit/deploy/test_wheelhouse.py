@@ -47,14 +47,15 @@ def test_lock_refuses_an_installed_version_outside_the_requirement() -> None:
 def test_up_to_date_wheelhouse_is_not_downloaded_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     deps = tmp_path / "deps"
     deps.mkdir()
-    (deps / wheelhouse.LOCK).write_text(wheelhouse.lock_text(wheelhouse.lock(wheelhouse.serving_requirements())))
+    pins = wheelhouse.lock(wheelhouse.serving_requirements())
+    (deps / wheelhouse.LOCK).write_text(wheelhouse.lock_text(pins))
 
     def no_pip(*_: object, **__: object) -> None:
         raise AssertionError("pip must not run for an up-to-date wheelhouse")
 
     monkeypatch.setattr(wheelhouse, "_pip", no_pip)
     lines: list[str] = []
-    assert wheelhouse.build_deps(deps, log=lines.append) == deps
+    assert wheelhouse.build_deps(deps, pins, log=lines.append) == deps
     assert "up to date" in lines[0]
 
 
@@ -69,3 +70,19 @@ def test_mlops_wheel_is_reproducible(tmp_path: Path) -> None:
     second = wheelhouse.build_mlops_wheel(tmp_path / "b", log=lambda _: None)
     assert first.name == second.name and first.name.startswith("mlops_gitops-")
     assert first.read_bytes() == second.read_bytes()
+
+
+def test_select_wheels_takes_exactly_the_locked_versions(tmp_path: Path) -> None:
+    for name in ("numpy-2.0.0-cp311-cp311-linux_x86_64.whl", "numpy-1.26.0-cp311-cp311-linux_x86_64.whl",
+                 "torch-2.13.0+cpu-cp311-cp311-manylinux_2_28_x86_64.whl", "pyarrow-26.0.1-cp311-cp311-any.whl",
+                 "not a wheel.whl"):
+        (tmp_path / name).write_bytes(b"")
+    chosen = wheelhouse.select_wheels(tmp_path, {"numpy": "2.0.0", "torch": "2.13.0+cpu"})
+    assert [p.name for p in chosen] == ["numpy-2.0.0-cp311-cp311-linux_x86_64.whl",
+                                        "torch-2.13.0+cpu-cp311-cp311-manylinux_2_28_x86_64.whl"]
+    with pytest.raises(UserError, match="the wheelhouse lacks sympy==1.14.0"):
+        wheelhouse.select_wheels(tmp_path, {"numpy": "2.0.0", "sympy": "1.14.0"})
+
+
+def test_parquet_prediction_logs_add_pyarrow() -> None:
+    assert [r.name for r in wheelhouse.serving_requirements(["pyarrow"])][-1] == "pyarrow"

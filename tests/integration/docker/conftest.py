@@ -1,0 +1,101 @@
+"""A real Docker engine, local registry and base image (scripts/docker_bootstrap.sh), and a trained version.
+
+When no engine can be started the tests skip with the bootstrap's reason (``.mlops/docker-unavailable``).
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import EXAMPLE_PARTS, ROOT, run_cli
+
+STATE = ROOT / ".mlops"
+REASON = STATE / "docker-unavailable"
+FACTS = STATE / "docker.json"
+BOOTSTRAP = ROOT / "scripts" / "docker_bootstrap.sh"
+
+
+@dataclass(frozen=True)
+class DockerFacts:
+    base_image: str
+    registry: str  # host:port of the local registry
+    wheelhouse: Path
+    client: object  # docker.DockerClient
+
+
+@pytest.fixture(scope="session")
+def docker_facts() -> Iterator[DockerFacts]:
+    if not FACTS.is_file() and not REASON.is_file():  # pytest run directly: bootstrap now (idempotent)
+        subprocess.run(["bash", str(BOOTSTRAP)], cwd=ROOT, timeout=900, check=False)
+    if REASON.is_file():
+        pytest.skip(f"no Docker engine: {REASON.read_text().strip()} (scripts/docker_bootstrap.sh)")
+    if not FACTS.is_file():
+        pytest.skip("no Docker engine: scripts/docker_bootstrap.sh left no .mlops/docker.json")
+    from mlops.adapters.image.docker import DockerImageBuilder
+
+    reason = DockerImageBuilder().unavailable()
+    if reason:
+        pytest.skip(f"no Docker engine: {reason}")
+    import docker
+
+    facts = json.loads(FACTS.read_text())
+    client = docker.from_env(version="auto", timeout=600)
+    if not client.images.list(name=facts["base_image"]):
+        pytest.skip(f"base image {facts['base_image']} is missing; run scripts/docker_bootstrap.sh")
+    yield DockerFacts(facts["base_image"], facts["registry"], Path(facts["wheelhouse"]), client)
+    client.close()
+
+
+@dataclass(frozen=True)
+class Trained:
+    repo: Path
+    model: str
+    version: str
+
+    @property
+    def ref(self) -> str:
+        return f"{self.model}@{self.version}"
+
+
+def _git(repo: Path, *args: str) -> None:
+    subprocess.run(["git", "-c", "user.name=test", "-c", "user.email=test@example.com", *args], cwd=repo,
+                   check=True, capture_output=True, timeout=60)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Trained:
+    """A git copy of the example repository with digits-cnn trained for one epoch by `mlops train`."""
+    import shutil
+
+    repo = tmp_path_factory.mktemp("docker") / "repo"
+    repo.mkdir()
+    for part in EXAMPLE_PARTS:
+        src = ROOT / part
+        if src.is_dir():
+            shutil.copytree(src, repo / part, ignore=shutil.ignore_patterns("__pycache__"))
+        elif src.exists():
+            (repo / part).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, repo / part)
+    if (ROOT / ".dvc" / "cache").is_dir():
+        shutil.copytree(ROOT / ".dvc" / "cache", repo / ".dvc" / "cache")
+    _git(repo, "init", "-q", "-b", "main")
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-qm", "example repository")
+    res = run_cli("train", "digits-cnn", "--repo", str(repo), "--epochs", "1", "--device", "cpu", "--no-push",
+                  "--json", cwd=repo)
+    assert res.code == 0, res.err
+    out = json.loads(res.out[res.out.index("{"):])
+    return Trained(repo, out["model"], out["version"])
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
