@@ -157,7 +157,7 @@ def fit(net: nn.Module, x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndar
             scaler.scale(loss).backward()
             scaler.step(opt)
             scaler.update()
-            acc += loss.detach().double() * len(idx)
+            acc.add_(loss.detach(), alpha=len(idx))
             progress.loss_count += len(idx)
             progress.step += 1
             progress.position = pos + 1

@@ -6,6 +6,7 @@ and placement), so rerunning the same inputs after a crash resumes from its last
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -88,7 +89,8 @@ def _launch(ctx: Context, job: FitJob) -> None:
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nnodes=1",
            f"--nproc-per-node={job.world_size}", "-m", "mlops.train.worker", str(job.write())]
     ctx.reporter.log(f"launching {job.world_size} processes: torchrun --nproc-per-node {job.world_size}")
-    proc = subprocess.run(cmd, cwd=ctx.root, check=False)
+    env = {**os.environ, "OMP_NUM_THREADS": str(job.threads or 1)}
+    proc = subprocess.run(cmd, cwd=ctx.root, env=env, check=False)
     if proc.returncode != 0:
         raise UserError(Problem(ctx.doc.path, 1, 1, f"distributed training failed (torchrun exit {proc.returncode}); "
                                                     "see the worker output above"))
