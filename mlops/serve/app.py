@@ -68,8 +68,10 @@ class App:
         await self._idle.wait()
 
     async def watch_lag(self, interval: float = 0.005) -> None:
-        """Measure event-loop lag forever. A saturated loop reads requests late; past ``max_lag`` the app
-        refuses new ones at once (429, before decoding), which is cheap enough to bring the lag back down."""
+        """Measure event-loop lag forever. A saturated loop reads requests late; past ``max_lag``, with at least a
+        full batch already in flight, the app refuses new ones at once (429, before decoding): cheap enough to
+        bring the lag back down. (With less than a batch in flight, the lag is not ours to shed: a noisy
+        neighbour, a pause.)"""
         loop = asyncio.get_running_loop()
         while True:
             before = loop.time()
@@ -177,8 +179,9 @@ class App:
                                "server is shutting down" if draining else "model is warming up; not ready yet",
                                [(b"retry-after", b"1")] + ([(b"connection", b"close")] if draining else []))
             return
-        if self.lag > self.max_lag or self.batcher.depth >= self.batcher.max_queue:
-            busy = "event loop" if self.lag > self.max_lag else "queue"
+        lagging = self.lag > self.max_lag and self.inflight >= self.batcher.max_batch_size
+        if lagging or self.batcher.depth >= self.batcher.max_queue:
+            busy = "event loop" if lagging else "queue"
             await self._refuse(send, 429, "overloaded", f"server is overloaded ({busy} full); retry later",
                                [(b"retry-after", b"1")])
             return

@@ -195,11 +195,26 @@ def test_overload_gets_fast_429_with_retry_after_and_admitted_requests_succeed(s
 
 
 def test_a_lagging_event_loop_sheds_load_before_decoding(serve: ServeFn, predictor: Any) -> None:
-    srv = serve(predictor)
-    srv.app.max_lag = -1.0  # any measured lag (≥ 0) is too much
-    resp = httpx.post(srv.url + f"/v2/models/{MODEL}/infer", content=b"not even JSON", timeout=10)
-    assert resp.status_code == 429 and resp.headers["retry-after"] == "1"
-    assert resp.json()["error"] == "server is overloaded (event loop full); retry later"
+    gated = Gated(predictor)
+    srv = serve(gated, limits=Limits(max_batch_size=2, max_latency_ms=1, max_queue=64, warmup_runs=1))
+    srv.app.max_lag = -1.0  # any measured lag (≥ 0) is too much ...
+    assert srv.post(f"/v2/models/{MODEL}/infer", infer_body(digits_rows(1))).status_code == 200  # ... if < a batch
+    gated.gate.clear()
+
+    async def scenario() -> tuple[list[httpx.Response], httpx.Response]:
+        async with httpx.AsyncClient(base_url=srv.url, timeout=30) as client:
+            held = [asyncio.create_task(client.post(f"/v2/models/{MODEL}/infer", json=infer_body(digits_rows(1))))
+                    for _ in range(2)]
+            while srv.app.inflight < 2:
+                await asyncio.sleep(0.005)
+            refused = await client.post(f"/v2/models/{MODEL}/infer", content=b"not even JSON")
+            gated.gate.set()
+            return list(await asyncio.gather(*held)), refused
+
+    held, refused = asyncio.run(scenario())
+    assert [r.status_code for r in held] == [200, 200]
+    assert refused.status_code == 429 and refused.headers["retry-after"] == "1"
+    assert refused.json()["error"] == "server is overloaded (event loop full); retry later"
 
 
 def test_lag_watcher_measures_how_late_the_loop_runs(digits: Artifact) -> None:
