@@ -60,6 +60,8 @@ def run(args: argparse.Namespace) -> int:
         return _kubernetes(args)
     result = train(root, args.model, TrainOptions(epochs=args.epochs, device=args.device, push=not args.no_push,
                                                   threads=args.threads))
+    if result is None:  # a non-zero rank of a torchrun group: rank 0 prints and records
+        return 0
     if args.json:
         print(json.dumps(result.to_json(), indent=2, sort_keys=True))
     else:

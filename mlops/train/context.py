@@ -18,6 +18,7 @@ from mlops.train import facts
 from mlops.train.checkpoint import run_key
 from mlops.train.data import Table, load_table
 from mlops.train.progress import Reporter
+from mlops.train.worker import group_env
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,7 @@ def place(spec: ModelSpec, doc: Document, device: str | None, processes: int | N
     elif precision == "auto":
         precision = "bf16" if torch.cuda.is_bf16_supported() else "fp32"
     world = processes or 1
-    if processes is None and use == "cuda" and spec.training.gpus > 1:
+    if processes is None and use == "cuda" and spec.training.gpus > 1 and torch.cuda.device_count() > 1:
         world = min(spec.training.gpus, torch.cuda.device_count())
     return Placement(use, precision, world, threads or torch.get_num_threads())
 
@@ -95,7 +96,8 @@ def prepare(root: Path, model: str, spec: ModelSpec, doc: Document, *, device: s
     if not model_py.is_file():
         raise UserError(doc.problem(("code",), f"user code models/{model}/{spec.code} does not exist"))
     data_file = root / spec.data.path
-    if not ensure_data(root, spec.data.path):
+    group = group_env()
+    if not ensure_data(root, spec.data.path, wait_s=600.0 if group is not None and group.local_rank else 0.0):
         raise UserError(doc.problem(("data", "path"), f"{spec.data.path} is not in the data DVC tracks "
                                                       "(data.dvc); expected the file there after `dvc pull`"))
     data_md5 = facts.data_md5(root)

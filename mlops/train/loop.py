@@ -94,6 +94,19 @@ def _state(net: nn.Module, opt: torch.optim.Optimizer, progress: Progress, rng: 
             "progress": progress.to_state()}
 
 
+def _load_checkpoint(path: Path | None, cfg: LoopConfig) -> dict[str, Any] | None:
+    """Rank 0 reads the checkpoint (``weights_only``) and sends it to the other ranks, so nodes without a
+    shared disk resume from the same state."""
+    state = checkpoint.load(path, "cpu") if path is not None and cfg.rank == 0 else None
+    if cfg.world_size > 1:
+        import torch.distributed as dist
+
+        box: list[Any] = [state]
+        dist.broadcast_object_list(box, src=0)
+        state = box[0]
+    return state
+
+
 def _gather_rng(cfg: LoopConfig) -> list[dict[str, Any]]:
     mine = determinism.capture()
     if cfg.world_size == 1:
@@ -117,7 +130,7 @@ def fit(net: nn.Module, x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndar
     opt = make_optimizer(net, t)
     progress = Progress()
     ckpt_path = cfg.workdir / checkpoint.CHECKPOINT if cfg.workdir is not None else None
-    state = checkpoint.load(ckpt_path, device) if ckpt_path is not None else None
+    state = _load_checkpoint(ckpt_path, cfg)
     if state is not None:
         net.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])

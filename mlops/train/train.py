@@ -34,6 +34,7 @@ from mlops.train.job import FitJob, run_fit
 from mlops.train.progress import Reporter
 from mlops.train.record import finalize, write_once
 from mlops.train.usercode import build
+from mlops.train.worker import fit_in_group, group_env
 
 
 @dataclass(frozen=True)
@@ -81,8 +82,16 @@ class TrainResult:
                 "duration_s": round(self.duration_s, 3)}
 
 
+class NotRankZero(Exception):
+    """This process is a non-zero rank of a torchrun group: rank 0 exports and records."""
+
+
 def _launch(ctx: Context, job: FitJob) -> None:
-    """Run the fit in this process, or under ``torchrun`` with one process per device (DDP)."""
+    """Fit in this process, as one rank of the torchrun group it runs in, or under a new ``torchrun``."""
+    if group_env() is not None:
+        if fit_in_group(job, ctx.table, ctx.reporter) != 0:
+            raise NotRankZero
+        return
     if job.world_size == 1:
         run_fit(job, ctx.table, ctx.reporter)
         return
@@ -177,7 +186,8 @@ def _latest(root: Path, model: str) -> str | None:
     return max(records.values(), key=lambda r: (r.spec.created, r.spec.version)).spec.version
 
 
-def train(root: Path, model: str, options: TrainOptions | None = None) -> TrainResult:
+def train(root: Path, model: str, options: TrainOptions | None = None) -> TrainResult | None:
+    """Train and record ``model``; None in the non-zero ranks of a torchrun group (rank 0 records)."""
     from mlops.validate.validate import validate
 
     options = options or TrainOptions()
@@ -189,10 +199,15 @@ def train(root: Path, model: str, options: TrainOptions | None = None) -> TrainR
     loaded = checked.repo.models[model]
     reporter = Reporter(model, bar=options.bar, quiet=options.quiet)
     spec = with_epochs(loaded.spec, options.epochs)
-    ctx = prepare(root, model, spec, loaded.doc, device=options.device, processes=options.processes,
-                  threads=options.threads, reporter=reporter)
+    group = group_env()
+    ctx = prepare(root, model, spec, loaded.doc, device=options.device,
+                  processes=group.world_size if group else options.processes, threads=options.threads,
+                  reporter=reporter if group is None or group.rank == 0 else Reporter(model, quiet=True))
     run_dir = checkpoint.run_dir(root, model, ctx.run_key())
-    built = build_artifact(ctx, run_dir, run_dir / "artifact")
+    try:
+        built = build_artifact(ctx, run_dir, run_dir / "artifact")
+    except NotRankZero:
+        return None
     now = datetime.now(UTC)
     version = version_id(built.digest, now)
     rel = f"models/{model}/versions/{version}.yaml"

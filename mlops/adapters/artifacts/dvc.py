@@ -18,6 +18,7 @@ import json
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from mlops.core.errors import Problem, UserError
@@ -38,10 +39,17 @@ def run_dvc(root: Path, *args: str, where: str = "data.dvc", timeout: float = 60
     return proc.stdout
 
 
-def ensure_data(root: Path, rel: str) -> bool:
-    """Whether ``root/rel`` exists, after ``dvc pull data.dvc`` (cache or remote) when it was missing."""
+def ensure_data(root: Path, rel: str, *, wait_s: float = 0.0) -> bool:
+    """Whether ``root/rel`` exists, after ``dvc pull data.dvc`` (cache or remote) when it was missing.
+
+    ``wait_s`` > 0: do not pull, wait that long for another process (e.g. local rank 0) to pull it.
+    """
     path = root / rel
-    if not path.is_file():
+    if wait_s > 0:
+        deadline = time.monotonic() + wait_s
+        while not path.is_file() and time.monotonic() < deadline:
+            time.sleep(0.5)
+    elif not path.is_file():
         run_dvc(root, "pull", "--quiet", "data.dvc", where="data.dvc")
     return path.is_file()
 
