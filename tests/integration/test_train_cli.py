@@ -181,3 +181,55 @@ def test_unknown_model_and_bad_epochs(repo: Path) -> None:
     result = run_cli("train", "nope", "--repo", str(repo))
     assert result.code == 1 and "no model named 'nope'" in result.err
     assert run_cli("train", "cancer-mlp", "--repo", str(repo), "--epochs", "0").code == 2
+
+
+REGRESSION_SPEC = """\
+apiVersion: mlops/v1
+kind: Model
+name: toy-reg
+description: A linear regression on a synthetic table.
+owners: [alice]
+task: regression
+data:
+  path: data/toy/reg.csv
+  label: y
+  split: {test: 0.2, validation: 0.1, seed: 1}
+  features: {a: float32, b: int64, c: bool}
+training: {epochs: 3, batch_size: 16, seed: 4, optimizer: {name: sgd, lr: 0.05, momentum: 0.9}}
+evaluation:
+  metrics: [rmse, mae, r2]
+  gates: [{name: fit, metric: r2, min: 0.5}]
+serving:
+  input: {shape: [3]}
+"""
+REGRESSION_PY = '''"""A linear model."""
+from torch import nn
+
+
+def build(params, n_features, n_outputs):
+    return nn.Linear(n_features, n_outputs)
+'''
+
+
+def test_a_regression_model(repo: Path) -> None:
+    rng = np.random.default_rng(0)
+    rows = ["a,b,c,y"]
+    for _ in range(200):
+        a, b, c = rng.normal(), int(rng.integers(0, 5)), bool(rng.integers(0, 2))
+        rows.append(f"{a:.6f},{b},{str(c).lower()},{2 * a - b + 3 * c + rng.normal(scale=0.1):.6f}")
+    dvc(repo, "pull", "-q", "data.dvc")
+    (repo / "data/toy").mkdir()
+    (repo / "data/toy/reg.csv").write_text("\n".join(rows) + "\n")
+    dvc(repo, "add", "-q", "data")
+    (repo / "models/toy-reg/versions").mkdir(parents=True)
+    (repo / "models/toy-reg/model.yaml").write_text(REGRESSION_SPEC)
+    (repo / "models/toy-reg/model.py").write_text(REGRESSION_PY)
+    result = train(repo, "toy-reg", "--no-push", "--json")
+    assert result.code == 0, result.err
+    out = json.loads(result.out)
+    assert set(out["metrics"]) == {"rmse", "mae", "r2"} and out["metrics"]["r2"] > 0.5
+    record = load_repository(repo).records["toy-reg"][out["version"]].spec
+    predictor = load_verified(repo / "models/toy-reg/versions" / out["version"], record)
+    assert predictor.signature.task == "regression" and predictor.signature.classes == ()
+    assert predictor.predict(np.array([[1.0, 2.0, 1.0]], np.float32)).shape == (1, 1)
+    assert set(record.history) == {"train_loss", "val_loss"}
