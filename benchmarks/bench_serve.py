@@ -49,6 +49,7 @@ MODEL = "digits-cnn"
 PATH = f"/v2/models/{MODEL}/infer"
 SERVER_CPU, CLIENT_CPU = 0, 1
 LEVELS = (1, 2, 4, 8, 16, 32, 64)
+NULL = "(c') null model"
 
 
 # --- the artifact ------------------------------------------------------------------------------------------
@@ -243,15 +244,15 @@ async def closed_loop(port: int, bodies: list[bytes], concurrency: int, duration
     return res
 
 
-async def open_loop(port: int, bodies: list[bytes], rate: float, duration: float, max_conns: int = 1024,
+async def open_loop(port: int, bodies: list[bytes], rate: float, duration: float, pool: int = 512,
                     path: str = PATH) -> Result:
-    """Requests at a fixed rate whatever the answers (1 ms ticks); a new connection when none is free."""
+    """Requests at a fixed rate whatever the answers (1 ms ticks) over a pool of keep-alive connections opened
+    beforehand; a request due while every connection is busy is counted as ``skipped`` (not sent)."""
     loop = asyncio.get_running_loop()
     reqs = _requests(bodies, path)
     res = Result()
     idle: deque[_Conn] = deque()
-    state = {"i": 0, "open": 0, "outstanding": 0}
-    tasks: set[asyncio.Task[None]] = set()
+    state = {"outstanding": 0}
 
     def on_answer(conn: _Conn, status: int, latency: float, retry: bool) -> None:
         res.add(status, latency, retry)
@@ -262,38 +263,20 @@ async def open_loop(port: int, bodies: list[bytes], rate: float, duration: float
     def on_closed(conn: _Conn, outstanding: bool) -> None:
         res.unanswered += outstanding
         state["outstanding"] -= outstanding
-        state["open"] -= 1
 
-    async def fresh(request: bytes) -> None:
-        try:
-            _, conn = await loop.create_connection(lambda: _Conn(on_answer, on_closed), "127.0.0.1", port)
-        except OSError:
-            res.refused += 1
-            state["outstanding"] -= 1
-            return
-        conn.send(request)
-
+    for _ in range(pool):
+        _, conn = await loop.create_connection(lambda: _Conn(on_answer, on_closed), "127.0.0.1", port)
+        idle.append(conn)
     t0 = time.perf_counter()
     sent = 0
     while (now := time.perf_counter()) < t0 + duration:
-        due = int(rate * (now - t0)) - sent
-        for _ in range(due):
-            state["i"] += 1
-            request = reqs[state["i"] % len(reqs)]
-            state["outstanding"] += 1
-            while idle and idle[0].transport is not None and idle[0].transport.is_closing():
-                idle.popleft()
+        for _ in range(int(rate * (now - t0)) - sent):
+            sent += 1
             if idle:
-                idle.popleft().send(request)
-            elif state["open"] < max_conns:
-                state["open"] += 1
-                task = loop.create_task(fresh(request))
-                tasks.add(task)
-                task.add_done_callback(tasks.discard)
+                state["outstanding"] += 1
+                idle.popleft().send(reqs[sent % len(reqs)])
             else:
                 res.skipped += 1
-                state["outstanding"] -= 1
-        sent += max(due, 0)
         await asyncio.sleep(0.001)
     deadline = time.perf_counter() + 10
     while state["outstanding"] > 0 and time.perf_counter() < deadline:
@@ -508,7 +491,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="1 s per level instead of 3")
     parser.add_argument("--work", type=Path, help="keep the artifact and server logs here")
+    parser.add_argument("--only", default="abcd", help="which parts to run, e.g. 'a' or 'ac' (default: abcd)")
+    parser.add_argument("--levels", default=",".join(map(str, LEVELS)), help="concurrency levels (default: "
+                                                                            "%(default)s)")
     args = parser.parse_args()
+    levels = tuple(int(c) for c in args.levels.split(","))
     seconds = 1.0 if args.quick else 3.0
     work = args.work or Path(tempfile.mkdtemp(prefix="bench-serve-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -522,26 +509,50 @@ def main() -> int:
     print(f"closed loop, {seconds:g} s per level after 0.5 s warm-up; artifact {artifact}", flush=True)
     table: dict[str, dict[int, Result]] = {}
     batches: dict[int, float] = {}
+    notes: dict[str, Any] = {}
+    if "a" in args.only:
+        bench_a(artifact, record, config, bodies, levels, seconds, table, batches, notes, work)
+    for key, name, kind, ready in (("b", "(b) fastapi", "naive", "/v2/health/ready"), ("c", "(c) no-op", "noop", PATH),
+                                   ("c", NULL, "null", "/v2/health/ready")):
+        if key in args.only:
+            port = free_port()
+            server = Server(name, [*me, "server", kind, str(port), str(artifact), str(record)], port, ready,
+                            work / f"{kind}.log")
+            sweep(name, port, bodies, levels, seconds, table)
+            server.stop()
+    if "d" in args.only:
+        eff = max(1, round(batches.get(max(levels), 1.0)))
+        pin = ["taskset", "-c", str(SERVER_CPU)] if pinned() else []
+        raw = json.loads(subprocess.run([*pin, *me, "forward", str(artifact), str(record), str(eff)], check=True,
+                                        capture_output=True, text=True, cwd=ROOT).stdout.splitlines()[-1])
+        print("  (d) raw forward on one CPU: " + ", ".join(f"batch {k}: {v:.0f} samples/s" for k, v in raw.items()))
+        notes["d"] = (eff, raw[str(eff)])
+    summary(table, notes, max(levels))
+    return 0
 
+
+def bench_a(artifact: Path, record: Path, config: Path, bodies: list[bytes], levels: tuple[int, ...], seconds: float,
+            table: dict[str, dict[int, Result]], batches: dict[int, float], notes: dict[str, Any], work: Path) -> None:
     port = free_port()
-    serve_argv = [sys.executable, "-m", "mlops", "serve", "--artifact", str(artifact), "--record", str(record),
-                  "--config", str(config), "--port", str(port)]
-    a = Server("(a) mlops", serve_argv, port, "/v2/health/ready", work / "a.log")
-    sweep("(a) mlops", port, bodies, LEVELS, seconds, table, batches)
+    argv = [sys.executable, "-m", "mlops", "serve", "--artifact", str(artifact), "--record", str(record),
+            "--config", str(config), "--port"]
+    a = Server("(a) mlops", [*argv, str(port)], port, "/v2/health/ready", work / "a.log")
+    sweep("(a) mlops", port, bodies, levels, seconds, table, batches)
     max_rps = max(r.rps() for r in table["(a) mlops"].values())
     half = drive(open_loop(port, bodies, max_rps / 2, 2 * seconds))
     print(f"  half load ({max_rps / 2:.0f} req/s, open loop): p50 {half.pct(50):.2f} ms  p99 {half.pct(99):.2f} ms  "
           f"statuses {dict(half.statuses)}", flush=True)
     over = drive(open_loop(port, bodies, max_rps * 2, 2 * seconds))
     live = get(port, "/v2/health/live")[0]
-    print(f"  2x overload ({max_rps * 2:.0f} req/s offered): admitted {over.ok()} ({over.rps():.0f}/s) p50 "
-          f"{over.pct(50):.2f} ms p99 {over.pct(99):.2f} ms; 429: {over.statuses.get(429, 0)} (p99 "
-          f"{over.pct(99, 429):.2f} ms, Retry-After on {over.retry_after}); other {dict(over.statuses)}; "
-          f"unanswered {over.unanswered}; skipped {over.skipped}; live after: {live}", flush=True)
-    a_code = a.stop()
+    print(f"  2x overload ({max_rps * 2:.0f} req/s offered, open loop): admitted {over.ok()} ({over.rps():.0f}/s) "
+          f"p50 {over.pct(50):.2f} ms p99 {over.pct(99):.2f} ms; 429: {over.statuses.get(429, 0)} (p50 "
+          f"{over.pct(50, 429):.2f} ms, Retry-After on {over.retry_after}); all {dict(over.statuses)}; "
+          f"unanswered {over.unanswered}; not sent (all 512 connections busy) {over.skipped}; live after: {live}",
+          flush=True)
+    notes["half_p99"], notes["a_exit"] = half.pct(99), a.stop()
 
     port = free_port()
-    a2 = Server("(a) mlops", [*serve_argv[:-1], str(port)], port, "/v2/health/ready", work / "a-sigterm.log")
+    a2 = Server("(a) mlops", [*argv, str(port)], port, "/v2/health/ready", work / "a-sigterm.log")
 
     def sigterm_soon() -> None:
         asyncio.get_running_loop().call_later(1.5, a2.proc.send_signal, signal.SIGTERM)
@@ -550,37 +561,25 @@ def main() -> int:
     code = a2.proc.wait(60)
     a2.log.close()
     stopped = next((ln for ln in (work / "a-sigterm.log").read_text().splitlines() if "stopped:" in ln), "?")
-    print(f"  SIGTERM under load (c=64): exit {code}; client got {dict(term.statuses)}, unanswered {term.unanswered}, "
-          f"refused {term.refused}; server: {stopped.split('stopped: ')[-1]}", flush=True)
+    print(f"  SIGTERM under load (c=64): exit {code}; client got {dict(term.statuses)}, connection closed with a "
+          f"request unread {term.unanswered}, refused {term.refused}; server: {stopped.split('stopped: ')[-1]}",
+          flush=True)
+    notes["sigterm_exit"] = code
 
-    port = free_port()
-    b = Server("(b) naive", [*me, "server", "naive", str(port), str(artifact), str(record)], port,
-               "/v2/health/ready", work / "b.log")
-    sweep("(b) fastapi", port, bodies, LEVELS, seconds, table)
-    b.stop()
-    port = free_port()
-    c = Server("(c) noop", [*me, "server", "noop", str(port), str(artifact), str(record)], port, PATH, work / "c.log")
-    sweep("(c) no-op", port, bodies, LEVELS, seconds, table)
-    c.stop()
-    port = free_port()
-    c2 = Server("(c') null", [*me, "server", "null", str(port), str(artifact), str(record)], port,
-                "/v2/health/ready", work / "c2.log")
-    sweep("(c') null model", port, bodies, LEVELS, seconds, table)
-    c2.stop()
 
-    eff = max(1, round(batches.get(64, 1.0)))
-    pin = ["taskset", "-c", str(SERVER_CPU)] if pinned() else []
-    raw = json.loads(subprocess.run([*pin, *me, "forward", str(artifact), str(record), str(eff)], check=True,
-                                    capture_output=True, text=True, cwd=ROOT).stdout.splitlines()[-1])
-    print("  (d) raw forward on one CPU: " + ", ".join(f"batch {k}: {v:.0f} samples/s" for k, v in raw.items()))
-    a64, b64, c64, n64 = (table[k][64].rps() for k in ("(a) mlops", "(b) fastapi", "(c) no-op", "(c') null model"))
-    print("\nsummary at concurrency 64:")
-    print(f"  (a)/(b) = {a64 / b64:.2f}  (goal ≥ 2)")
-    print(f"  (a)/(c) = {a64 / c64:.2f}  (goal ≥ 0.7)   (a)/(c') = {a64 / n64:.2f}")
-    print(f"  (a)/(d at batch {eff}) = {a64 / raw[str(eff)]:.2f}")
-    print(f"  p99 at half of max load = {half.pct(99):.2f} ms  (goal ≤ 25)")
-    print(f"  exit codes: (a) {a_code}, (a) SIGTERM under load {code}")
-    return 0
+def summary(table: dict[str, dict[int, Result]], notes: dict[str, Any], top: int) -> None:
+    rps = {name: rows[top].rps() for name, rows in table.items() if top in rows}
+    a = rps.get("(a) mlops")
+    print(f"\nsummary at concurrency {top}: " + ", ".join(f"{k} {v:.0f} req/s" for k, v in rps.items()))
+    if a and "(b) fastapi" in rps:
+        print(f"  (a)/(b) = {a / rps['(b) fastapi']:.2f}  (goal ≥ 2)")
+    if a and "(c) no-op" in rps:
+        print(f"  (a)/(c) = {a / rps['(c) no-op']:.2f}  (goal ≥ 0.7);  (a)/(c') = {a / rps[NULL]:.2f}")
+    if a and "d" in notes:
+        print(f"  (a)/(d at batch {notes['d'][0]}) = {a / notes['d'][1]:.2f}")
+    if "half_p99" in notes:
+        print(f"  p99 at half of max load = {notes['half_p99']:.2f} ms  (goal ≤ 25)")
+        print(f"  exit codes: (a) {notes['a_exit']}, (a) SIGTERM under load {notes['sigterm_exit']}")
 
 
 if __name__ == "__main__":

@@ -73,10 +73,13 @@ class App:
         bring the lag back down. (With less than a batch in flight, the lag is not ours to shed: a noisy
         neighbour, a pause.)"""
         loop = asyncio.get_running_loop()
+        recent = [0.0, 0.0, 0.0]
         while True:
             before = loop.time()
             await asyncio.sleep(interval)
-            self.lag = max(0.0, loop.time() - before - interval)
+            recent.append(max(0.0, loop.time() - before - interval))
+            del recent[0]
+            self.lag = min(recent)  # sustained, not one pause: three late ticks in a row
 
     # --- ASGI ---------------------------------------------------------------------------------------------
 

@@ -2,9 +2,11 @@
 
 Requests are admitted into a bounded queue (``max_queue``; beyond it ``submit`` raises ``Overloaded`` and
 the app answers 429 at once). The worker takes the oldest request and keeps collecting until the batch
-holds ``max_batch_size`` rows, or ``max_latency_ms`` have passed since that request arrived, or no request
-arrived for ``quiet_ms`` (so a lone request is not held for the whole window). One forward pass runs
-for the batch; its rows are split back in order and handed to the event loop in one call.
+holds ``max_batch_size`` rows, or ``max_latency_ms`` have passed since that request arrived, or the event
+loop has handed over every request it had already read (a barrier callback queued behind them has run):
+a lone request is not held for the whole window, and under load the batch holds all that has arrived.
+While a batch runs, the next one accumulates. One forward pass per batch; its rows are split back in
+order and handed to the event loop in one call.
 """
 
 from __future__ import annotations
@@ -66,16 +68,15 @@ def warmup_sizes(max_batch_size: int) -> list[int]:
 
 class Batcher:
     def __init__(self, predict: Predict, metrics: Metrics, *, max_batch_size: int, max_latency_ms: float,
-                 max_queue: int, quiet_ms: float | None = None) -> None:
+                 max_queue: int) -> None:
         self._predict = predict
         self._metrics = metrics
         self.max_batch_size = max_batch_size
         self.max_latency = max_latency_ms / 1000
-        self.quiet = (min(0.5, max_latency_ms / 4) if quiet_ms is None else quiet_ms) / 1000
         self.max_queue = max_queue
         self._queue: deque[_Job] = deque()
         self._queued_rows = 0
-        self._arrivals = 0
+        self._barrier = self._flushed = 0  # barriers posted to the event loop / run by it
         self._cv = threading.Condition(threading.Lock())
         self._stopping = False
         self._thread: threading.Thread | None = None
@@ -108,7 +109,6 @@ class Batcher:
                 raise Overloaded(max(1, round(self._queued_rows / self._rate)) if self._rate else 1)
             self._queue.append(job)
             self._queued_rows += job.rows
-            self._arrivals += 1
             if len(self._queue) == 1 or self._queued_rows >= self.max_batch_size:
                 self._cv.notify()
         return job.future
@@ -140,22 +140,25 @@ class Batcher:
             self._run(*batch)
 
     def _collect(self) -> tuple[list[_Job], float] | None:
+        assert self._loop is not None
         with self._cv:
             while not self._queue:
                 if self._stopping:
                     return None
                 self._cv.wait()
             began = time.perf_counter()
-            deadline = self._queue[0].admitted + self.max_latency
-            seen = self._arrivals
-            while self._queued_rows < self.max_batch_size and not self._stopping:
-                remaining = deadline - time.perf_counter()
-                if remaining <= 0:
-                    break
-                self._cv.wait(min(remaining, self.quiet) if self.quiet > 0 else remaining)
-                if self.quiet > 0 and self._arrivals == seen:
-                    break  # nothing arrived for quiet_ms: more is unlikely to come soon
-                seen = self._arrivals
+            if self._queued_rows < self.max_batch_size and not self._stopping:
+                # Wait until the event loop has handed over every request it has already read (a barrier
+                # callback queued behind them), the batch is full, or max_latency_ms has passed.
+                self._barrier += 1
+                self._loop.call_soon_threadsafe(self._flush, self._barrier)
+                deadline = self._queue[0].admitted + self.max_latency
+                while (self._queued_rows < self.max_batch_size and self._flushed < self._barrier
+                       and not self._stopping):
+                    remaining = deadline - time.perf_counter()
+                    if remaining <= 0:
+                        break
+                    self._cv.wait(remaining)
             jobs: list[_Job] = []
             rows = 0
             while self._queue and rows + self._queue[0].rows <= self.max_batch_size:
@@ -164,6 +167,12 @@ class Batcher:
                 jobs.append(job)
             self._queued_rows -= rows
         return jobs, began
+
+    def _flush(self, barrier: int) -> None:
+        """Runs on the event loop after every callback queued before it: the requests it read are all in."""
+        with self._cv:
+            self._flushed = max(self._flushed, barrier)
+            self._cv.notify()
 
     def _run(self, jobs: list[_Job], began: float) -> None:
         assert self._loop is not None

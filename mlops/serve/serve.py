@@ -122,7 +122,6 @@ class Options:
     host: str = "127.0.0.1"
     port: int = 8080
     threads: int | None = None
-    quiet_ms: float | None = None
     drain_grace_s: float = 0.0
     rotate_bytes: int = 16 << 20
     rotate_s: float = 600.0
@@ -157,7 +156,7 @@ def serve(target: Target, opts: Options) -> int:
     b = cfg.batching
     app = App(cfg.model, cfg.version, metrics, predlog, max_lag_ms=max(25.0, 4 * b.max_latency_ms))
     limits = Limits(max_batch_size=b.max_batch_size, max_latency_ms=b.max_latency_ms, max_queue=b.max_queue,
-                    quiet_ms=opts.quiet_ms, drain_grace_s=opts.drain_grace_s)
+                    drain_grace_s=opts.drain_grace_s)
 
     def load() -> Predictor:
         return load_verified(target.artifact, record)

@@ -37,7 +37,6 @@ class Limits:
     max_batch_size: int = 32
     max_latency_ms: float = 5.0
     max_queue: int = 256
-    quiet_ms: float | None = None
     warmup_runs: int = 2
     drain_grace_s: float = 0.0
     graceful_timeout_s: float = 30.0
@@ -95,8 +94,8 @@ class Runtime:
         if install_signals:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, stop.set)
-        config = uvicorn.Config(self.app, http="httptools", loop="none", lifespan="off", log_config=None,
-                                log_level="warning", access_log=False, server_header=False,
+        config = uvicorn.Config(self.app, http="httptools", ws="none", loop="none", lifespan="off", log_config=None,
+                                proxy_headers=False, log_level="warning", access_log=False, server_header=False,
                                 timeout_graceful_shutdown=int(self.limits.graceful_timeout_s))
         server = _Server(config)
         serving = asyncio.create_task(server.serve(sockets=[self.sock]))
@@ -135,7 +134,7 @@ class Runtime:
             self.check(sig)
         lim = self.limits
         self.batcher = Batcher(predictor.predict, self.metrics, max_batch_size=lim.max_batch_size,
-                               max_latency_ms=lim.max_latency_ms, max_queue=lim.max_queue, quiet_ms=lim.quiet_ms)
+                               max_latency_ms=lim.max_latency_ms, max_queue=lim.max_queue)
         if self.predlog is not None:
             self.predlog.task, self.predlog.classes = sig.task, list(sig.classes)
         sizes = warmup_sizes(lim.max_batch_size)

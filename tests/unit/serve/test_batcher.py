@@ -34,7 +34,7 @@ def make(model: Affine, **kw: float) -> Batcher:
     opts = {"max_batch_size": 16, "max_latency_ms": 20.0, "max_queue": 64, **kw}
     return Batcher(model, Metrics("m", "v", "sha256:" + "0" * 64, int(opts["max_batch_size"])),
                    max_batch_size=int(opts["max_batch_size"]), max_latency_ms=opts["max_latency_ms"],
-                   max_queue=int(opts["max_queue"]), quiet_ms=opts.get("quiet_ms"))
+                   max_queue=int(opts["max_queue"]))
 
 
 def test_concurrent_requests_are_batched_and_split_back_in_order() -> None:
@@ -59,7 +59,7 @@ def test_concurrent_requests_are_batched_and_split_back_in_order() -> None:
 
 def test_a_lone_request_is_not_held_for_the_whole_window() -> None:
     async def main() -> float:
-        batcher = make(Affine(), max_latency_ms=2000.0, quiet_ms=1.0)
+        batcher = make(Affine(), max_latency_ms=2000.0)
         await batcher.start()
         start = time.perf_counter()
         await batcher.submit(np.ones((1, 4), np.float32))
@@ -69,16 +69,41 @@ def test_a_lone_request_is_not_held_for_the_whole_window() -> None:
     assert asyncio.run(main()) < 0.5
 
 
-def test_without_a_quiet_gap_a_batch_waits_for_max_latency() -> None:
+def test_everything_the_loop_handed_over_goes_into_one_batch() -> None:
+    model = Affine()
+
+    async def main() -> None:
+        batcher = make(model, max_latency_ms=2000.0)
+        await batcher.start()
+        futures = [batcher.submit(np.ones((1, 4), np.float32)) for _ in range(10)]  # one loop callback
+        await asyncio.gather(*futures)
+        batcher.stop()
+
+    asyncio.run(main())
+    assert model.sizes == [10]
+
+
+def test_a_busy_loop_delays_a_batch_by_max_latency_at_most() -> None:
+    calls: list[float] = []
+    model = Affine()
+
+    def timed(x: np.ndarray) -> np.ndarray:
+        calls.append(time.perf_counter())
+        return model(x)
+
     async def main() -> float:
-        batcher = make(Affine(), max_latency_ms=150.0, quiet_ms=0.0)
+        batcher = Batcher(timed, Metrics("m", "v", "sha256:" + "0" * 64, 8), max_batch_size=8,
+                          max_latency_ms=100.0, max_queue=8)
         await batcher.start()
         start = time.perf_counter()
-        await batcher.submit(np.ones((1, 4), np.float32))
+        future = batcher.submit(np.ones((1, 4), np.float32))
+        time.sleep(0.4)  # the loop is blocked: the barrier cannot run, the deadline decides
+        await future
         batcher.stop()
-        return time.perf_counter() - start
+        return start
 
-    assert 0.14 < asyncio.run(main()) < 2.0
+    start = asyncio.run(main())
+    assert 0.09 < calls[0] - start < 0.35
 
 
 def test_a_full_queue_refuses_at_once_and_admitted_requests_still_finish() -> None:
