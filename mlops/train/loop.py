@@ -28,6 +28,15 @@ from mlops.train.progress import Reporter
 EVAL_BATCH = 4096
 
 
+class Diverged(RuntimeError):
+    """The training loss stopped being a finite number."""
+
+    def __init__(self, epoch: int, loss: float) -> None:
+        super().__init__(f"the training loss is {loss} after epoch {epoch + 1}")
+        self.epoch = epoch
+        self.loss = loss
+
+
 @dataclass
 class LoopConfig:
     training: Training
@@ -197,6 +206,8 @@ def _end_epoch(net: nn.Module, progress: Progress, acc: torch.Tensor, xv: torch.
         dist.all_reduce(total)
         dist.all_reduce(count)
     train_loss = float(total.item()) / max(float(count.item()), 1.0)
+    if not math.isfinite(train_loss):
+        raise Diverged(epoch, train_loss)
     metrics = {"train_loss": train_loss, **evaluate(net, xv, yv, cfg.task, cfg)}
     for key, value in metrics.items():
         progress.history.setdefault(key, []).append(value)

@@ -31,6 +31,7 @@ from mlops.train import checkpoint, facts
 from mlops.train.context import Context, prepare, software, with_epochs
 from mlops.train.export import DataFacts, InferenceModule, write_program, write_reports
 from mlops.train.job import FitJob, run_fit
+from mlops.train.loop import Diverged
 from mlops.train.progress import Reporter
 from mlops.train.record import finalize, write_once
 from mlops.train.usercode import build
@@ -115,7 +116,13 @@ def build_artifact(ctx: Context, run_dir: Path, out: Path) -> Built:
                  str(run_dir), place.device, place.precision, place.threads, place.world_size,
                  bar=ctx.reporter.bar_enabled, quiet=ctx.reporter.quiet)
     ctx.reporter.log(f"training {spec.training.epochs} epochs on {place.describe()} (run {run_dir.name})")
-    _launch(ctx, job)
+    try:
+        _launch(ctx, job)
+    except Diverged as exc:
+        shutil.rmtree(run_dir, ignore_errors=True)
+        raise UserError(ctx.doc.problem(("training", "optimizer", "lr"),
+                                        f"training diverged: {exc}; expected a finite loss (try a lower learning "
+                                        "rate or standardised features)")) from None
     final = checkpoint.load(run_dir / checkpoint.FINAL)
     if final is None:
         raise UserError(Problem(ctx.doc.path, 1, 1, "training ended without writing its final weights"))

@@ -112,3 +112,13 @@ def test_run_key_is_stable_and_sensitive() -> None:
     a = checkpoint.run_key({"x": 1, "y": [1, 2]})
     assert a == checkpoint.run_key({"y": [1, 2], "x": 1}) and len(a) == 16
     assert a != checkpoint.run_key({"x": 2, "y": [1, 2]})
+
+
+def test_a_diverging_loss_stops_training() -> None:
+    from mlops.train.loop import Diverged
+
+    x_train, y_train, x_val, y_val = _data()
+    training = Training.model_validate({"epochs": 3, "batch_size": 16, "optimizer": {"name": "sgd", "lr": 1e30}})
+    with pytest.raises(Diverged, match="after epoch"):
+        fit(_net(), x_train * 1e20, y_train, x_val, y_val, LoopConfig(training, "classification",
+                                                                        torch.device("cpu")))
