@@ -19,7 +19,8 @@ from mlops.core.errors import UsageError
 
 EXAMPLES = """examples:
   mlops train digits-cnn
-  mlops train cancer-mlp --epochs 3 --device cpu --no-push --json"""
+  mlops train cancer-mlp --epochs 3 --device cpu --no-push --json
+  mlops train digits-cnn --backend kubernetes --image ghcr.io/org/train@sha256:…"""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -32,19 +33,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, metavar="N", help="torch intra-op threads (default: torch's)")
     parser.add_argument("--no-push", action="store_true", help="dvc add the artifact but do not dvc push it")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    cluster = parser.add_argument_group("--backend kubernetes (submit the training Job and follow it)")
+    cluster.add_argument("--target", choices=["kubernetes", "local"], default="kubernetes",
+                         help="the cluster: the kubeconfig's (kubernetes) or the Job's pods as local processes")
+    cluster.add_argument("--image", help="training image (default: $MLOPS_TRAINING_IMAGE)")
+    cluster.add_argument("--env", metavar="ENV", help="environment whose cluster settings apply")
+    cluster.add_argument("--namespace", metavar="NS", help="override the environment's namespace")
+    cluster.add_argument("--context", metavar="CTX", help="kubeconfig context")
+    cluster.add_argument("--no-follow", action="store_true", help="submit and return without following")
 
 
 def _kubernetes(args: argparse.Namespace) -> int:
     from importlib.util import find_spec
 
-    if find_spec("mlops.adapters.cluster") is None or find_spec("mlops.train.kubernetes") is None:
-        raise UsageError("--backend kubernetes needs the cluster adapter (mlops.adapters.cluster) and the "
-                         "training Job launcher (mlops.train.kubernetes), which this installation lacks; "
-                         "use --backend local")
-    from mlops.train import kubernetes  # type: ignore[attr-defined]
+    if find_spec("mlops.adapters.cluster") is None or find_spec("mlops.train.remote") is None:
+        raise UsageError("--backend kubernetes needs the cluster adapter (mlops.adapters.cluster), which this "
+                         "installation lacks; use --backend local")
+    from mlops.train.remote import train_on_cluster
 
-    code: int = kubernetes.submit(repo_root(args.repo), args.model, epochs=args.epochs, as_json=args.json)
-    return code
+    extra = ["--epochs", str(args.epochs)] if args.epochs else []
+    extra += ["--device", args.device] if args.device else []
+    return train_on_cluster(repo_root(args.repo), args.model, target=args.target, image=args.image,
+                            namespace=args.namespace, follow=not args.no_follow, env=args.env,
+                            context=args.context, train_args=extra)
 
 
 def run(args: argparse.Namespace) -> int:

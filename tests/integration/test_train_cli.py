@@ -168,13 +168,11 @@ def test_github_annotation_for_a_data_error(repo: Path) -> None:
     assert "::error file=models/cancer-mlp/model.yaml,line=15,col=5::column 'mean_radiuz'" in result.out
 
 
-def test_kubernetes_backend_needs_its_launcher(repo: Path) -> None:
-    from importlib.util import find_spec
-
-    if find_spec("mlops.train.kubernetes") is not None:
-        pytest.skip("the kubernetes launcher is installed; its own tests cover --backend kubernetes")
-    result = run_cli("train", "cancer-mlp", "--repo", str(repo), "--backend", "kubernetes")
-    assert result.code == 2 and "needs the cluster adapter" in result.err and "Traceback" not in result.err
+def test_kubernetes_backend_submits_through_the_cluster_seam(repo: Path) -> None:
+    """Without an image there is nothing to run on a cluster: a usage error, before any cluster is contacted."""
+    result = run_cli("train", "cancer-mlp", "--repo", str(repo), "--backend", "kubernetes",
+                     env={k: v for k, v in os.environ.items() if k != "MLOPS_TRAINING_IMAGE"})
+    assert result.code == 2 and "--image is required" in result.err and "Traceback" not in result.err
 
 
 def test_unknown_model_and_bad_epochs(repo: Path) -> None:
