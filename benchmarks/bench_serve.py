@@ -120,6 +120,7 @@ class Result:
     refused: int = 0  # could not connect
     retry_after: int = 0  # 429/503 answers that carried Retry-After
     skipped: int = 0  # open loop: no connection free and the cap reached
+    cpu_us: float = 0.0  # server CPU time per answered request
 
     def add(self, status: int, latency: float, retry_after: bool) -> None:
         self.statuses[status] += 1
@@ -471,20 +472,31 @@ def batch_mean(port: int) -> tuple[float, float]:
     return float(values.get("mlops_serve_batch_size_sum", 0)), float(values.get("mlops_serve_batch_size_count", 0))
 
 
-def sweep(name: str, port: int, bodies: list[bytes], levels: tuple[int, ...], seconds: float,
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (all its threads), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def sweep(name: str, server: Server, bodies: list[bytes], levels: tuple[int, ...], seconds: float,
           table: dict[str, dict[int, Result]], batches: dict[int, float] | None = None) -> None:
+    """Closed loop at each level: throughput, latency, and the server's CPU time per answered request
+    (robust to other jobs on the machine, unlike throughput)."""
     table[name] = {}
     for c in levels:
-        before = batch_mean(port) if batches is not None else (0.0, 0.0)
-        res = drive(closed_loop(port, bodies, c, seconds))
+        before = batch_mean(server.port) if batches is not None else (0.0, 0.0)
+        cpu0 = cpu_seconds(server.proc.pid)
+        res = drive(closed_loop(server.port, bodies, c, seconds, warmup=0.0))
+        cpu = cpu_seconds(server.proc.pid) - cpu0
         if batches is not None:
-            after = batch_mean(port)
+            after = batch_mean(server.port)
             batches[c] = (after[0] - before[0]) / max(1.0, after[1] - before[1])
         table[name][c] = res
-        extra = f"  batch {batches[c]:.1f}" if batches is not None else ""
+        res.cpu_us = cpu / max(1, sum(res.statuses.values())) * 1e6
+        extra = f"  batch {batches[c]:4.1f}" if batches is not None else ""
         bad = {k: v for k, v in res.statuses.items() if k != 200}
-        print(f"  {name:<14} c={c:<3} {res.rps():>8.0f} req/s  p50 {res.pct(50):6.2f} ms  p99 {res.pct(99):6.2f} ms"
-              f"{extra}{'  other: ' + str(bad) if bad else ''}", flush=True)
+        print(f"  {name:<16} c={c:<3} {res.rps():>7.0f} req/s  p50 {res.pct(50):6.2f} ms  p99 {res.pct(99):6.2f} ms"
+              f"  {res.cpu_us:5.0f} µs CPU/req{extra}{'  other: ' + str(bad) if bad else ''}", flush=True)
 
 
 def main() -> int:
@@ -518,7 +530,7 @@ def main() -> int:
             port = free_port()
             server = Server(name, [*me, "server", kind, str(port), str(artifact), str(record)], port, ready,
                             work / f"{kind}.log")
-            sweep(name, port, bodies, levels, seconds, table)
+            sweep(name, server, bodies, levels, seconds, table)
             server.stop()
     if "d" in args.only:
         eff = max(1, round(batches.get(max(levels), 1.0)))
@@ -537,7 +549,7 @@ def bench_a(artifact: Path, record: Path, config: Path, bodies: list[bytes], lev
     argv = [sys.executable, "-m", "mlops", "serve", "--artifact", str(artifact), "--record", str(record),
             "--config", str(config), "--port"]
     a = Server("(a) mlops", [*argv, str(port)], port, "/v2/health/ready", work / "a.log")
-    sweep("(a) mlops", port, bodies, levels, seconds, table, batches)
+    sweep("(a) mlops", a, bodies, levels, seconds, table, batches)
     max_rps = max(r.rps() for r in table["(a) mlops"].values())
     half = drive(open_loop(port, bodies, max_rps / 2, 2 * seconds))
     print(f"  half load ({max_rps / 2:.0f} req/s, open loop): p50 {half.pct(50):.2f} ms  p99 {half.pct(99):.2f} ms  "
@@ -571,10 +583,15 @@ def summary(table: dict[str, dict[int, Result]], notes: dict[str, Any], top: int
     rps = {name: rows[top].rps() for name, rows in table.items() if top in rows}
     a = rps.get("(a) mlops")
     print(f"\nsummary at concurrency {top}: " + ", ".join(f"{k} {v:.0f} req/s" for k, v in rps.items()))
+    cpu = {name: rows[top].cpu_us for name, rows in table.items() if top in rows}
+    print("  server CPU per request: " + ", ".join(f"{k} {v:.0f} µs" for k, v in cpu.items())
+          + "  (throughput on a dedicated core = 1 / this)")
     if a and "(b) fastapi" in rps:
         print(f"  (a)/(b) = {a / rps['(b) fastapi']:.2f}  (goal ≥ 2)")
     if a and "(c) no-op" in rps:
-        print(f"  (a)/(c) = {a / rps['(c) no-op']:.2f}  (goal ≥ 0.7);  (a)/(c') = {a / rps[NULL]:.2f}")
+        mine = cpu["(a) mlops"]
+        print(f"  (a)/(c) = {a / rps['(c) no-op']:.2f}  (goal ≥ 0.7);  (a)/(c') = {a / rps[NULL]:.2f};  by CPU per "
+              f"request: (a)/(c) = {cpu['(c) no-op'] / mine:.2f}, (a)/(c') = {cpu[NULL] / mine:.2f}")
     if a and "d" in notes:
         print(f"  (a)/(d at batch {notes['d'][0]}) = {a / notes['d'][1]:.2f}")
     if "half_p99" in notes:

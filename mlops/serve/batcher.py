@@ -137,7 +137,11 @@ class Batcher:
             return
         self._loop.call_soon_threadsafe(_set_result, warmed, time.perf_counter() - start)
         while (batch := self._collect()) is not None:
-            self._run(*batch)
+            try:
+                self._run(*batch)
+            except Exception as exc:  # a bug, not the model: fail this batch, keep serving
+                log.exception("batch of %d requests failed", len(batch[0]))
+                self._loop.call_soon_threadsafe(_fail, batch[0], InferenceFailed(f"{type(exc).__name__}: {exc}"))
 
     def _collect(self) -> tuple[list[_Job], float] | None:
         assert self._loop is not None

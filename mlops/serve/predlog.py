@@ -159,12 +159,16 @@ class SegmentSink:
 def open_sink(sink: str, fmt: str, model: str, version: str, base: Path | None = None,
               rotate_bytes: int = ROTATE_BYTES, rotate_s: float = ROTATE_S) -> JsonlDirSink | SegmentSink:
     """A sink for ``prediction_log.sink``: a local directory (relative to ``base``) or an fsspec URL."""
-    if "://" in sink:
-        return SegmentSink(sink, fmt, model, version, rotate_bytes, rotate_s)
-    path = Path(sink) if Path(sink).is_absolute() or base is None else base / sink
-    if fmt == "jsonl":
-        return JsonlDirSink(path, model, version, rotate_bytes, rotate_s)
-    return SegmentSink(str(path.resolve()), fmt, model, version, rotate_bytes, rotate_s)
+    path = Path(sink) if "://" in sink or Path(sink).is_absolute() or base is None else base / sink
+    try:
+        if "://" in sink:
+            return SegmentSink(sink, fmt, model, version, rotate_bytes, rotate_s)
+        if fmt == "jsonl":
+            return JsonlDirSink(path, model, version, rotate_bytes, rotate_s)
+        return SegmentSink(str(path.resolve()), fmt, model, version, rotate_bytes, rotate_s)
+    except (OSError, ValueError, ImportError) as exc:
+        raise UserError.at("serving.prediction_log.sink", f"cannot open the prediction log at {path}: {exc}; "
+                                                          "expected a writable directory or fsspec URL") from None
 
 
 class PredictionLog:

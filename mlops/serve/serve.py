@@ -129,8 +129,6 @@ class Options:
 
 def serve(target: Target, opts: Options) -> int:
     """Open the port, load and warm up, serve until SIGTERM; 0 once every admitted request is answered."""
-    import sys
-
     import prometheus_client
 
     from mlops.adapters.artifacts.loader import load_verified
@@ -142,7 +140,6 @@ def serve(target: Target, opts: Options) -> int:
     from mlops.serve.server import Limits, Runtime, bind, run, say
 
     cfg, record = target.config, target.record
-    sys.setswitchinterval(0.001)  # hand the GIL between the event loop and the batcher within 1 ms
     prometheus_client.disable_created_metrics()
     threads = configure_torch_threads(opts.threads)
     log_cfg = cfg.prediction_log

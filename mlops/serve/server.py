@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 import socket
@@ -144,6 +145,8 @@ class Runtime:
         self.metrics.warmup.set(warm)
         if stop.is_set():
             return
+        gc.collect()
+        gc.freeze()  # what is loaded by now (torch, the model) is never rescanned: shorter GC pauses under load
         self.app.set_ready(sig, self.batcher)
         say(f"ready: model {self.app.model} version {self.app.version} (warm-up {warm:.2f} s)")
 

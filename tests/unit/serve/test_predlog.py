@@ -113,3 +113,13 @@ def test_parquet_in_a_local_directory(tmp_path: Path) -> None:
 def test_relative_sinks_resolve_against_the_base(tmp_path: Path) -> None:
     sink = open_sink(".mlops/predictions", "jsonl", "m", "v", base=tmp_path)
     assert isinstance(sink, JsonlDirSink) and sink.directory == tmp_path / ".mlops" / "predictions"
+
+
+def test_an_unwritable_sink_is_a_user_error(tmp_path: Path) -> None:
+    from mlops.core.errors import UserError
+
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(UserError, match=r"cannot open the prediction log at .*file/sub"):
+        open_sink("file/sub", "jsonl", "m", "v", base=tmp_path)
+    with pytest.raises(UserError, match="cannot open the prediction log"):
+        open_sink("nosuchprotocol://x", "jsonl", "m", "v")
