@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from mlops.cli._run import add_repo_argument, report_problems, repo_root, step_summary
+from mlops.cli._run import add_repo_argument, repo_root, report_problems, step_summary
 
 EXAMPLES = """examples:
   mlops validate

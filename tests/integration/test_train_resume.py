@@ -29,8 +29,8 @@ def _kill_after_a_checkpoint(repo: Path) -> int:
     """Start training, wait for a checkpoint, wait a random moment more, SIGKILL. Returns the last step saved."""
     env = {**os.environ, "CI": "true"}
     proc = subprocess.Popen([sys.executable, "-m", "mlops", "train", "cancer-mlp", "--repo", str(repo), "--device",
-                             "cpu", "--epochs", EPOCHS, "--threads", "1", "--no-push"], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+                             "cpu", "--epochs", EPOCHS, "--threads", "1", "--no-push"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     runs = repo / ".mlops/runs/cancer-mlp"
     deadline = time.monotonic() + 300
     while not list(runs.glob("*/checkpoint.pt")):
