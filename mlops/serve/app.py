@@ -49,7 +49,9 @@ class App:
         self._idle.set()
         self._ids = itertools.count(1)
         self._id_prefix = os.urandom(4).hex()
-        self._prefix = f"/v2/models/{model}"
+        self._shed = {lagging: _message(429, {"error": f"server is overloaded ({busy} full); retry later"},
+                                        [(b"retry-after", b"1")])
+                      for lagging, busy in ((True, "event loop"), (False, "queue"))}
         metrics.ready.set(0)
 
     # --- lifecycle (called by the server) ------------------------------------------------------------------
@@ -183,10 +185,12 @@ class App:
                                [(b"retry-after", b"1")] + ([(b"connection", b"close")] if draining else []))
             return
         lagging = self.lag > self.max_lag and self.inflight >= self.batcher.max_batch_size
-        if lagging or self.batcher.depth >= self.batcher.max_queue:
-            busy = "event loop" if lagging else "queue"
-            await self._refuse(send, 429, "overloaded", f"server is overloaded ({busy} full); retry later",
-                               [(b"retry-after", b"1")])
+        if lagging or self.batcher.depth >= self.batcher.max_queue:  # shed: the cheapest answer there is
+            self.metrics.count("infer", 429)
+            self.metrics.error(429, "overloaded")
+            head, body = self._shed[lagging]
+            await send(head)
+            await send(body)
             return
         self.inflight += 1
         self.admitted += 1
@@ -262,6 +266,14 @@ async def _read_body(receive: Receive, limit: int) -> bytes:
             raise ProtocolError(413, f"request body: larger than {limit} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def _message(status: int, doc: Any, headers: list[tuple[bytes, bytes]]) -> tuple[Message, Message]:
+    """A whole response as its two ASGI messages, built once and sent many times."""
+    body = encode(doc)
+    head = [(b"content-type", JSON), (b"content-length", str(len(body)).encode()), *headers]
+    return {"type": "http.response.start", "status": status, "headers": head}, {"type": "http.response.body",
+                                                                                  "body": body}
 
 
 async def _send(send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]] | None = None) -> None:

@@ -121,6 +121,7 @@ class Metrics:
                                                                    "buffer was full", registry=r)
         self.log_errors = Counter("mlops_prediction_log_errors", "Prediction log writes that failed", registry=r)
         self._requests: dict[tuple[str, int], Counter] = {}
+        self._errors: dict[tuple[int, str], Counter] = {}
 
     def count(self, route: str, code: int) -> None:
         child = self._requests.get((route, code))
@@ -129,7 +130,10 @@ class Metrics:
         child.inc()
 
     def error(self, code: int, reason: str) -> None:
-        self.errors.labels(code=str(code), reason=reason).inc()
+        child = self._errors.get((code, reason))
+        if child is None:
+            child = self._errors[(code, reason)] = self.errors.labels(code=str(code), reason=reason)
+        child.inc()
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
