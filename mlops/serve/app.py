@@ -43,7 +43,7 @@ class App:
         self.schema: Schema | None = None
         self.batcher: Batcher | None = None
         self.inflight = 0
-        self.admitted = 0  # inference requests past the readiness check
+        self.admitted = 0  # inference requests past the readiness and overload checks
         self.answered = 0  # ... and answered (any status)
         self._idle = asyncio.Event()
         self._idle.set()

@@ -17,7 +17,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -51,13 +51,6 @@ class _Job:
     rows: int
 
 
-@dataclass
-class BatchStats:
-    batches: int = 0
-    rows: int = 0
-    sizes: dict[int, int] = field(default_factory=dict)
-
-
 def warmup_sizes(max_batch_size: int) -> list[int]:
     """Every batch size the batcher can form up to 128, then powers of two and the maximum."""
     sizes = set(range(1, min(max_batch_size, 128) + 1))
@@ -82,7 +75,6 @@ class Batcher:
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._rate = 0.0  # rows per second of recent batches, for Retry-After
-        self.stats = BatchStats()
         metrics.queue_depth.set_function(lambda: len(self._queue))
 
     @property
@@ -205,9 +197,6 @@ class Batcher:
             queue.observe(max(0.0, began - job.admitted))
             batch.observe(t1 - max(began, job.admitted))
             inference.observe(t2 - t1)
-        self.stats.batches += 1
-        self.stats.rows += len(x)
-        self.stats.sizes[len(x)] = self.stats.sizes.get(len(x), 0) + 1
         elapsed = time.perf_counter() - t0
         if elapsed > 0:
             self._rate = 0.8 * self._rate + 0.2 * (len(x) / elapsed) if self._rate else len(x) / elapsed
