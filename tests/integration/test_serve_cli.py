@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import ROOT, run_cli
-from tests.unit.serve.serve_artifacts import build_artifact, digits_rows, infer_body, write_record
+from tests.unit.serve.serve_helpers import build_artifact, digits_rows, infer_body, write_record
 
 MODEL = "digits-cnn"
 GITIGNORE = "/data/\n/.mlops/\n__pycache__/\n"

@@ -1,20 +1,30 @@
-"""Build a real artifact directory and version record (docs/ARTIFACT.md) with a small digits CNN.
+"""Helpers of the serving tests: a real artifact and version record, and an in-process server.
 
-Used by the serving tests and the benchmark: the same exporter as ``mlops train`` (``mlops.train.export``),
-seeded weights, standardisation from the real digits features when the data is present.
+The artifact (docs/ARTIFACT.md) holds the digits CNN of ``models/digits-cnn/model.py``, exported by the
+same code as ``mlops train`` (``mlops.train.export``), with seeded weights and the real digits features'
+standardisation. The server runs uvloop in a thread and binds a free port of 127.0.0.1.
 """
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import sys
 import threading
 import time
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import numpy as np
+
+from mlops.serve.app import App
+from mlops.serve.metrics import Metrics
+from mlops.serve.predictor import Predictor
+from mlops.serve.predlog import PredictionLog
+from mlops.serve.server import Limits, Runtime, bind
 
 ROOT = Path(__file__).resolve().parents[3]
 MODEL_PY = ROOT / "models" / "digits-cnn" / "model.py"
@@ -109,3 +119,68 @@ def infer_body(rows: np.ndarray, rid: str | None = None) -> dict[str, Any]:
     if rid is not None:
         body["id"] = rid
     return body
+
+
+@dataclass(frozen=True)
+class Artifact:
+    dir: Path
+    record_file: Path
+    record: Any
+    module: Any
+
+    @property
+    def version(self) -> str:
+        return str(self.record.version)
+
+
+@dataclass
+class Running:
+    runtime: Runtime
+    app: App
+    metrics: Metrics
+    url: str
+    thread: threading.Thread
+    errors: list[BaseException] = field(default_factory=list)
+
+    def get(self, path: str) -> httpx.Response:
+        return httpx.get(self.url + path, timeout=10)
+
+    def post(self, path: str, body: Any, **kw: Any) -> httpx.Response:
+        return httpx.post(self.url + path, json=body, timeout=10, **kw)
+
+    def wait_ready(self, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while self.app.state != "ready":
+            assert not self.errors, self.errors
+            assert time.monotonic() < deadline, "server did not become ready"
+            time.sleep(0.01)
+
+    def stop(self) -> None:
+        self.runtime.request_stop()
+        self.thread.join(30)
+        assert not self.thread.is_alive(), "server did not stop"
+
+
+def start_server(digits: Artifact, pred: Predictor, *, limits: Limits | None = None,
+                 predlog: PredictionLog | None = None, ready: bool = True, max_lag_ms: float = 1000.0) -> Running:
+    """An in-process server (uvloop in a thread) on a free port of 127.0.0.1."""
+    import uvloop
+
+    limits = limits or Limits(max_batch_size=32, max_latency_ms=5, max_queue=256, warmup_runs=1)
+    metrics = Metrics("digits-cnn", digits.version, digits.record.artifact.digest, limits.max_batch_size)
+    app = App("digits-cnn", digits.version, metrics, predlog, max_lag_ms=max_lag_ms)
+    runtime = Runtime(lambda: pred, app, metrics, predlog, limits, bind("127.0.0.1", 0))
+    running = Running(runtime, app, metrics, f"http://127.0.0.1:{runtime.port}", threading.Thread())
+
+    def main() -> None:
+        try:
+            with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+                runner.run(runtime.serve(install_signals=False))
+        except BaseException as exc:  # surfaced by wait_ready/stop
+            running.errors.append(exc)
+
+    running.thread = threading.Thread(target=main, name="test-server", daemon=True)
+    running.thread.start()
+    if ready:
+        running.wait_ready()
+    return running

@@ -11,8 +11,7 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
-from conftest import Artifact, Running
-from serve_artifacts import Gated, digits_rows, infer_body
+from serve_helpers import Artifact, Gated, Running, digits_rows, infer_body
 
 from mlops.serve.server import Limits
 
