@@ -534,7 +534,7 @@ def main() -> int:
     print(f"servers on CPU {SERVER_CPU}, load generator on CPU {CLIENT_CPU}" if pinned() else
           "one CPU: server and load generator share it", flush=True)
     print(f"closed loop, {seconds:g} s per run; every server at every level in turn, best of {rounds}; "
-          f"artifact {artifact}", flush=True)
+          f"artifact {artifact}; load average before: {os.getloadavg()[0]:.2f}", flush=True)
     serve_argv = [sys.executable, "-m", "mlops", "serve", "--artifact", str(artifact), "--record", str(record),
                   "--config", str(config), "--port"]
     servers: dict[str, Server] = {}
@@ -562,6 +562,7 @@ def main() -> int:
         print("  (d) raw forward on one CPU: " + ", ".join(f"batch {k}: {v:.0f} samples/s" for k, v in raw.items()))
         notes["d"] = (eff, raw[str(eff)])
     summary(table, notes, max(levels))
+    print(f"  load average after (1 min; this benchmark alone adds about 2): {os.getloadavg()[0]:.2f}")
     return 0
 
 
