@@ -84,6 +84,8 @@ def run(args: argparse.Namespace) -> int:
         if in_github_actions():
             print(f"::error title=mlops build-image::{str(exc).replace(chr(10), ' ')}")
         return 1
+    finally:
+        builder.close()
     if args.json:
         print(result.to_json())
     else:

@@ -49,3 +49,6 @@ class ImageBuilder(Protocol):
 
     def push(self, built: Built, log: Log) -> Built:
         """Push ``built.tag`` and return it with the registry's manifest digest."""
+
+    def close(self) -> None:
+        """Release connections (the builder is not used afterwards)."""

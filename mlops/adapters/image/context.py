@@ -40,3 +40,6 @@ class ContextExporter:
     def push(self, built: Built, log: Log) -> Built:
         raise ImageError(f"the context exporter builds nothing to push; build and push {built.location} "
                          f"with an OCI builder as {built.tag}")
+
+    def close(self) -> None:
+        pass

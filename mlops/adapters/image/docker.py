@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import re
+import socket
 from collections import deque
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -20,6 +20,7 @@ from typing import Any
 from mlops.adapters.image import Built, ImageError, Log
 
 TAIL = 25
+MIN_API = "1.24"  # the oldest API the docker SDK speaks; enough to ask the engine for its own
 BUILD_TIMEOUT_S = 1800
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _DIGEST = re.compile(r"digest: (sha256:[0-9a-f]{64})")
@@ -53,17 +54,24 @@ class DockerImageBuilder:
                 import docker
             except ImportError as exc:  # pragma: no cover - docker is a dependency
                 raise ImageError("the docker SDK is not installed (pip install docker)") from exc
+            kwargs: dict[str, Any] = ({"base_url": self._base_url} if self._base_url
+                                      else docker.utils.kwargs_from_env())
+            where = str(kwargs.get("base_url") or "unix:///var/run/docker.sock")
+            refused = _unix_refused(where)  # docker-py leaks the socket of a failed unix connect: try it first
+            if refused:
+                raise ImageError(f"no Docker engine answers at {where} ({refused}); start dockerd "
+                                 "(scripts/docker_bootstrap.sh does) or set DOCKER_HOST")
+            # version negotiation by hand: a client built with version="auto" leaks its socket when no engine answers
+            probe = docker.APIClient(version=MIN_API, timeout=10, **kwargs)
             try:
-                if self._base_url:
-                    self._api = docker.APIClient(base_url=self._base_url, version="auto", timeout=self._timeout)
-                else:
-                    self._api = docker.from_env(version="auto", timeout=self._timeout).api
-                self._api.ping()
+                version = probe.version(api_version=False)["ApiVersion"]
+                self._api = docker.APIClient(version=min(version, docker.constants.DEFAULT_DOCKER_API_VERSION,
+                                                         key=_api_key), timeout=self._timeout, **kwargs)
             except Exception as exc:
-                self._api = None
-                where = self._base_url or os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
                 raise ImageError(f"no Docker engine answers at {where} ({_short(exc)}); start dockerd "
                                  "(scripts/docker_bootstrap.sh does) or set DOCKER_HOST") from None
+            finally:
+                probe.close()
         return self._api
 
     def unavailable(self) -> str | None:
@@ -77,20 +85,20 @@ class DockerImageBuilder:
         api = self._client()
         tail: deque[str] = deque(maxlen=TAIL)
         image_id: str | None = None
+        error: str | None = None
         try:
             stream = api.build(path=str(context), tag=tag, rm=True, forcerm=True, pull=False, decode=True,
                                network_mode="none", use_config_proxy=False)
-            for chunk in _lines(stream, log, tail):
-                if "error" in chunk or "errorDetail" in chunk:
-                    message = (chunk.get("errorDetail") or {}).get("message") or chunk.get("error") or "?"
-                    raise ImageError(f"docker build failed: {message.strip()}", list(tail))
+            for chunk in _lines(stream, log, tail):  # read to the end: an abandoned stream leaks its socket
+                if ("error" in chunk or "errorDetail" in chunk) and error is None:
+                    error = (chunk.get("errorDetail") or {}).get("message") or chunk.get("error") or "?"
                 aux = chunk.get("aux")
                 if isinstance(aux, dict) and isinstance(aux.get("ID"), str):
                     image_id = aux["ID"]
-        except ImageError:
-            raise
         except Exception as exc:
             raise ImageError(f"docker build failed: {_short(exc)}", list(tail)) from None
+        if error is not None:
+            raise ImageError(f"docker build failed: {error.strip()}", list(tail))
         if image_id is None:
             image_id = api.inspect_image(tag)["Id"]
         return Built(tag=tag, image_id=image_id)
@@ -101,11 +109,11 @@ class DockerImageBuilder:
         digest: str | None = None
         tail: deque[str] = deque(maxlen=TAIL)
         last_status: dict[str, str] = {}
+        error: str | None = None
         try:
-            for chunk in api.push(repository, tag=tag, stream=True, decode=True):
-                if "error" in chunk or "errorDetail" in chunk:
-                    message = (chunk.get("errorDetail") or {}).get("message") or chunk.get("error") or "?"
-                    raise ImageError(f"docker push {built.tag} failed: {message.strip()}", list(tail))
+            for chunk in api.push(repository, tag=tag, stream=True, decode=True):  # read to the end
+                if ("error" in chunk or "errorDetail" in chunk) and error is None:
+                    error = (chunk.get("errorDetail") or {}).get("message") or chunk.get("error") or "?"
                 aux = chunk.get("aux")
                 if isinstance(aux, dict) and isinstance(aux.get("Digest"), str):
                     digest = aux["Digest"]
@@ -120,18 +128,46 @@ class DockerImageBuilder:
                         found = _DIGEST.search(status)
                         if found and digest is None:
                             digest = found.group(1)
-        except ImageError:
-            raise
         except Exception as exc:
             raise ImageError(f"docker push {built.tag} failed: {_short(exc)}", list(tail)) from None
+        if error is not None:
+            raise ImageError(f"docker push {built.tag} failed: {error.strip()}", list(tail))
         if digest is None:
             raise ImageError(f"docker push {built.tag} reported no manifest digest", list(tail))
         return Built(tag=built.tag, image_id=built.image_id, digest=digest)
+
+    def close(self) -> None:
+        if self._api is not None:
+            self._api.close()
+            self._api = None
+
+    def __enter__(self) -> DockerImageBuilder:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def labels(self, ref: str) -> dict[str, str]:
         """The labels of a local image (for checks and tests)."""
         config = self._client().inspect_image(ref).get("Config") or {}
         return dict(config.get("Labels") or {})
+
+
+def _unix_refused(url: str) -> str | None:
+    """Why a ``unix://`` engine socket refuses a connection (None when it accepts, or for other schemes)."""
+    for prefix in ("unix://", "http+unix://"):
+        if url.startswith(prefix):
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+                sock.settimeout(5)
+                try:
+                    sock.connect(url.removeprefix(prefix))
+                except OSError as exc:
+                    return exc.strerror or str(exc)
+    return None
+
+
+def _api_key(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split("."))
 
 
 def _short(exc: BaseException) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import socket
 import subprocess
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,25 +31,47 @@ class DockerFacts:
     client: object  # docker.DockerClient
 
 
-@pytest.fixture(scope="session")
-def docker_facts() -> Iterator[DockerFacts]:
-    if not FACTS.is_file() and not REASON.is_file():  # pytest run directly: bootstrap now (idempotent)
-        subprocess.run(["bash", str(BOOTSTRAP)], cwd=ROOT, timeout=900, check=False)
-    if REASON.is_file():
-        pytest.skip(f"no Docker engine: {REASON.read_text().strip()} (scripts/docker_bootstrap.sh)")
+def _missing() -> str | None:
+    """What is not up (engine, base image, registry), or None when all is."""
     if not FACTS.is_file():
-        pytest.skip("no Docker engine: scripts/docker_bootstrap.sh left no .mlops/docker.json")
+        return "scripts/docker_bootstrap.sh has not run (no .mlops/docker.json)"
     from mlops.adapters.image.docker import DockerImageBuilder
 
-    reason = DockerImageBuilder().unavailable()
+    with DockerImageBuilder() as builder:
+        reason = builder.unavailable()
     if reason:
-        pytest.skip(f"no Docker engine: {reason}")
+        return reason
+    facts = json.loads(FACTS.read_text())
+    import docker
+
+    client = docker.from_env(version="auto")
+    try:
+        if not client.images.list(name=facts["base_image"]):
+            return f"the base image {facts['base_image']} is missing"
+    finally:
+        client.close()
+    try:
+        urllib.request.urlopen(f"http://{facts['registry']}/v2/", timeout=5).close()
+    except OSError as exc:
+        return f"the registry on {facts['registry']} does not answer ({exc})"
+    return None
+
+
+@pytest.fixture(scope="session")
+def docker_facts() -> Iterator[DockerFacts]:
+    """The engine, base image and registry; bootstraps them (idempotent) when something is not up."""
+    missing = None if REASON.is_file() else _missing()
+    if missing is not None:  # e.g. pytest run directly, or dockerd gone since the last bootstrap
+        subprocess.run(["bash", str(BOOTSTRAP)], cwd=ROOT, timeout=900, check=False)
+    if REASON.is_file():
+        pytest.skip(f"no Docker engine: {REASON.read_text().strip()} (see scripts/docker_bootstrap.sh)")
+    missing = _missing()
+    if missing is not None:
+        pytest.skip(f"no Docker engine: {missing}")
     import docker
 
     facts = json.loads(FACTS.read_text())
     client = docker.from_env(version="auto", timeout=600)
-    if not client.images.list(name=facts["base_image"]):
-        pytest.skip(f"base image {facts['base_image']} is missing; run scripts/docker_bootstrap.sh")
     yield DockerFacts(facts["base_image"], facts["registry"], Path(facts["wheelhouse"]), client)
     client.close()
 

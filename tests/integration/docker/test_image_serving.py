@@ -83,9 +83,14 @@ def test_image_follows_the_container_contract(docker_facts: DockerFacts, image: 
     assert labels["org.opencontainers.image.version"] == trained.version
     assert f"created: '{labels['org.opencontainers.image.created']}'" in record
     assert f"commit: {labels['org.opencontainers.image.revision']}" in record
-    out = docker_facts.client.containers.run(  # type: ignore[attr-defined]
-        image["reference"], entrypoint=["sh", "-c"], remove=True, read_only=True, network_mode="none",
+    container = docker_facts.client.containers.run(  # type: ignore[attr-defined]
+        image["reference"], entrypoint=["sh", "-c"], detach=True, read_only=True, network_mode="none",
         command=["id -u; cd /opt/mlops/artifact && sha256sum * | sha256sum; cat /opt/mlops/record.yaml | sha256sum"])
+    try:  # detached + wait + logs: a non-detached run leaves the SDK's log stream (a socket) open
+        assert container.wait(timeout=60)["StatusCode"] == 0
+        out = container.logs()
+    finally:
+        container.remove(force=True)
     uid, manifest_digest, record_sum = out.decode().split("\n")[:3]
     assert uid == str(runtime.UID)
     assert "sha256:" + manifest_digest.split()[0] == image["artifact_digest"]
@@ -105,8 +110,8 @@ def test_build_refuses_an_artifact_changed_in_the_context(docker_facts: DockerFa
     assert res.code == 0, res.err
     card = ctx / "artifact" / "MODEL_CARD.md"
     card.write_text(card.read_text() + "\nchanged after verification\n")
-    with pytest.raises(ImageError) as err:
-        DockerImageBuilder().build(ctx, f"{docker_facts.registry}/mlops-test/tampered:1", log=lambda _: None)
+    with DockerImageBuilder() as builder, pytest.raises(ImageError) as err:
+        builder.build(ctx, f"{docker_facts.registry}/mlops-test/tampered:1", log=lambda _: None)
     assert "returned a non-zero code" in str(err.value)
     assert any("does not match the version record's" in line for line in err.value.tail)
 
@@ -118,6 +123,23 @@ def test_build_failure_prints_the_last_log_lines(docker_facts: DockerFacts, trai
     assert res.code == 1
     assert "mlops build-image: error: docker build failed:" in res.err
     assert "  | Step 1/" in res.err and "Traceback" not in res.err
+
+
+def test_pin_records_the_pushed_digest_in_the_environment(docker_facts: DockerFacts, image: dict[str, Any],
+                                                          trained: Trained) -> None:
+    env_file = trained.repo / "environments" / "dev.yaml"
+    original = env_file.read_text()
+    env_file.write_text(original.replace("pins: {}", f"pins:\n  digits-cnn: {trained.version}  # promoted"))
+    try:
+        res = run_cli("build-image", trained.ref, "--repo", str(trained.repo), "--base-image", docker_facts.base_image,
+                      "--wheelhouse", str(docker_facts.wheelhouse), "--registry", f"{docker_facts.registry}/mlops-test",
+                      "--source", "https://github.com/acme/models", "--push", "--pin", "dev", cwd=trained.repo)
+        assert res.code == 0, res.err[-3000:]
+        digest = next(line.split()[1] for line in res.out.splitlines() if line.startswith("digest sha256:"))
+        assert f'  digits-cnn: {{version: {trained.version}, image: "{digest}"}}  # promoted\n' in env_file.read_text()
+        assert run_cli("validate", "--repo", str(trained.repo)).code == 0
+    finally:
+        env_file.write_text(original)
 
 
 @pytest.mark.skipif(find_spec("mlops.cli.serve") is None, reason="mlops serve is not written yet")

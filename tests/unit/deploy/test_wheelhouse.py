@@ -80,7 +80,7 @@ def test_select_wheels_takes_exactly_the_locked_versions(tmp_path: Path) -> None
     chosen = wheelhouse.select_wheels(tmp_path, {"numpy": "2.0.0", "torch": "2.13.0+cpu"})
     assert [p.name for p in chosen] == ["numpy-2.0.0-cp311-cp311-linux_x86_64.whl",
                                         "torch-2.13.0+cpu-cp311-cp311-manylinux_2_28_x86_64.whl"]
-    with pytest.raises(UserError, match="the wheelhouse lacks sympy==1.14.0"):
+    with pytest.raises(UserError, match=r"the wheelhouse lacks sympy==1\.14\.0"):
         wheelhouse.select_wheels(tmp_path, {"numpy": "2.0.0", "sympy": "1.14.0"})
 
 
