@@ -121,6 +121,7 @@ class Result:
     retry_after: int = 0  # 429/503 answers that carried Retry-After
     skipped: int = 0  # open loop: no connection free and the cap reached
     cpu_us: float = 0.0  # server CPU time per answered request
+    total: int = 0  # answers, warm-up included
 
     def add(self, status: int, latency: float, retry_after: bool) -> None:
         self.statuses[status] += 1
@@ -208,6 +209,7 @@ async def closed_loop(port: int, bodies: list[bytes], concurrency: int, duration
 
     def on_answer(conn: _Conn, status: int, latency: float, retry: bool) -> None:
         now = time.perf_counter()
+        res.total += 1
         if conn.sent_at >= measure_from:
             res.add(status, latency, retry)
         if now < stop_at and not conn.transport.is_closing():  # type: ignore[union-attr]
@@ -246,9 +248,10 @@ async def closed_loop(port: int, bodies: list[bytes], concurrency: int, duration
 
 
 async def open_loop(port: int, bodies: list[bytes], rate: float, duration: float, pool: int = 512,
-                    path: str = PATH) -> Result:
+                    path: str = PATH, warmup: float = 0.5) -> Result:
     """Requests at a fixed rate whatever the answers (1 ms ticks) over a pool of keep-alive connections opened
-    beforehand; a request due while every connection is busy is counted as ``skipped`` (not sent)."""
+    beforehand; a request due while every connection is busy is counted as ``skipped`` (not sent). Answers to
+    requests sent in the first ``warmup`` seconds are not counted."""
     loop = asyncio.get_running_loop()
     reqs = _requests(bodies, path)
     res = Result()
@@ -256,7 +259,8 @@ async def open_loop(port: int, bodies: list[bytes], rate: float, duration: float
     state = {"outstanding": 0}
 
     def on_answer(conn: _Conn, status: int, latency: float, retry: bool) -> None:
-        res.add(status, latency, retry)
+        if conn.sent_at >= t0 + warmup:
+            res.add(status, latency, retry)
         state["outstanding"] -= 1
         if not conn.transport.is_closing():  # type: ignore[union-attr]
             idle.append(conn)
@@ -270,13 +274,13 @@ async def open_loop(port: int, bodies: list[bytes], rate: float, duration: float
         idle.append(conn)
     t0 = time.perf_counter()
     sent = 0
-    while (now := time.perf_counter()) < t0 + duration:
+    while (now := time.perf_counter()) < t0 + warmup + duration:
         for _ in range(int(rate * (now - t0)) - sent):
             sent += 1
             if idle:
                 state["outstanding"] += 1
                 idle.popleft().send(reqs[sent % len(reqs)])
-            else:
+            elif now >= t0 + warmup:
                 res.skipped += 1
         await asyncio.sleep(0.001)
     deadline = time.perf_counter() + 10
@@ -482,8 +486,8 @@ def measure(server: Server, bodies: list[bytes], c: int, seconds: float) -> tupl
     """One closed-loop run: the result (with the server's CPU time per answered request) and the mean batch."""
     before = batch_mean(server.port)
     cpu0 = cpu_seconds(server.proc.pid)
-    res = drive(closed_loop(server.port, bodies, c, seconds, warmup=0.0))
-    res.cpu_us = (cpu_seconds(server.proc.pid) - cpu0) / max(1, sum(res.statuses.values())) * 1e6
+    res = drive(closed_loop(server.port, bodies, c, seconds, warmup=0.3))
+    res.cpu_us = (cpu_seconds(server.proc.pid) - cpu0) / max(1, res.total) * 1e6
     after = batch_mean(server.port)
     return res, (after[0] - before[0]) / max(1.0, after[1] - before[1])
 
@@ -533,8 +537,8 @@ def main() -> int:
         os.sched_setaffinity(0, {CLIENT_CPU})
     print(f"servers on CPU {SERVER_CPU}, load generator on CPU {CLIENT_CPU}" if pinned() else
           "one CPU: server and load generator share it", flush=True)
-    print(f"closed loop, {seconds:g} s per run; every server at every level in turn, best of {rounds}; "
-          f"artifact {artifact}; load average before: {os.getloadavg()[0]:.2f}", flush=True)
+    print(f"closed loop, {seconds:g} s per run after 0.3 s warm-up; every server at every level in turn, best of "
+          f"{rounds}; artifact {artifact}; load average before: {os.getloadavg()[0]:.2f}", flush=True)
     serve_argv = [sys.executable, "-m", "mlops", "serve", "--artifact", str(artifact), "--record", str(record),
                   "--config", str(config), "--port"]
     servers: dict[str, Server] = {}
