@@ -43,7 +43,8 @@ as_root() {
 }
 can_root() { [ "$(id -u)" = 0 ] || { command -v sudo >/dev/null && sudo -n true 2>/dev/null; }; }
 engine_up() { timeout 10 docker info >/dev/null 2>&1; }
-http_ok() { timeout 5 python3 -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=4)' "$1" \
+PY="$ROOT/.venv/bin/python"; [ -x "$PY" ] || PY="$(command -v python3 || echo python3)"
+http_ok() { timeout 5 "$PY" -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=4)' "$1" \
             >/dev/null 2>&1; }
 missing_packages() {
   local p; for p in "$@"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || echo "$p"; done
@@ -95,7 +96,7 @@ if ! engine_up; then
   can_root || unavailable "no Docker engine answers \`docker info\` and dockerd cannot be started (not root, no sudo)"
   if ! start_dockerd; then
     # kernels or sandboxes without NAT support: the tests use --network host and builds run without a network
-    pgrep -x dockerd >/dev/null && unavailable "dockerd runs but does not answer; see $STATE/dockerd.log"
+    command -v pgrep >/dev/null && pgrep -x dockerd >/dev/null && unavailable "dockerd runs but does not answer; see $STATE/dockerd.log"
     start_dockerd --iptables=false --bridge=none ||
       unavailable "dockerd did not answer within ${ENGINE_WAIT_S} s: $(tail -n 3 "$STATE/dockerd.log" | tr '\n' ' ')"
   fi
