@@ -9,6 +9,12 @@ node 0 is the rendezvous master. Every job gets the environment's node selector 
 selector, tolerations, runtimeClassName). Each node requests 2 CPUs and 4 GiB of memory per process
 (override the ``training-job.yaml.j2`` template for more). The Job is checked like the serving
 manifests: strict schema of the environment's Kubernetes version and Pod Security "restricted".
+
+The container's root filesystem is read-only, so torchrun is started by ``python -m mlops.train.pod``:
+it copies the repository the image holds at ``/workspace`` (the working directory) into the ``work``
+emptyDir (``/scratch``, at most 20 GiB), trains there and prints the version record and its DVC pointer
+to the log for ``mlops train --backend kubernetes`` to collect. ``secret`` names a Secret whose keys become
+the container's environment (``envFrom``): the DVC remote's credentials, never written in the manifest.
 """
 
 from __future__ import annotations
@@ -31,6 +37,11 @@ TTL_SECONDS = 86_400  # keep a finished Job (and its logs) for a day
 CPU_PER_PROCESS = 2
 MEMORY_GIB_PER_PROCESS = 4
 MAX_NAME = 50  # `<job>-<index>` pod host names and the job-name label must stay within 63 characters
+WORKSPACE = "/workspace"  # where the training image holds the repository (read-only)
+WORK_MOUNT = "/scratch"  # the writable emptyDir the repository is copied into
+WORK_SIZE_LIMIT = "20Gi"  # the copy, pulled data, DVC cache, checkpoints and the artifact
+POD_COMMAND = ["python", "-m", "mlops.train.pod", f"--workdir={WORK_MOUNT}/repo", "--"]
+_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
 
 
 def job_name(model: str, version_label: str) -> str:
@@ -43,7 +54,7 @@ def job_name(model: str, version_label: str) -> str:
 
 
 def training_context(repo: Repository, model: str, version_label: str, image: str, env: str,
-                     nodes: int) -> dict[str, Any]:
+                     nodes: int, secret: str | None = None) -> dict[str, Any]:
     spec = repo.model(model)
     loaded = repo.environments[env]
     assert loaded.spec.kubernetes is not None
@@ -66,7 +77,8 @@ def training_context(repo: Repository, model: str, version_label: str, image: st
         "name": name, "service": name, "model": model, "version_label": version_label, "environment": env,
         "namespace": loaded.spec.kubernetes.namespace, "kubernetes_version": loaded.spec.kubernetes.version,
         "labels": labels, "selector": selector, "annotations": {"mlops.dev/version-label": version_label},
-        "image": image, "args": args, "nodes": nodes, "nproc": nproc, "gpus": gpus, "uid": UID,
+        "image": image, "command": POD_COMMAND, "args": args, "workspace": WORKSPACE, "work_mount": WORK_MOUNT,
+        "work_size_limit": WORK_SIZE_LIMIT, "secret": secret, "nodes": nodes, "nproc": nproc, "gpus": gpus, "uid": UID,
         "master_port": MASTER_PORT, "backoff_limit": BACKOFF_LIMIT, "ttl_seconds": TTL_SECONDS,
         "timeout_seconds": spec.training.timeout_minutes * 60,
         "resources": {"requests": requests, "limits": limits},
@@ -78,15 +90,19 @@ def training_context(repo: Repository, model: str, version_label: str, image: st
 
 
 def render_training_job(repo: Repository, model: str, version_label: str, image: str, *,
-                        env: str | None = None, nodes: int | None = None) -> list[dict[str, Any]]:
+                        env: str | None = None, nodes: int | None = None,
+                        secret: str | None = None) -> list[dict[str, Any]]:
     """The headless Service and the Indexed Job that train ``model`` (checked; serialise with ``to_yaml``).
 
     ``env`` (default: the first kubernetes environment of the promotion order, normally dev) gives the
     namespace, the Kubernetes version for validation and the placement; ``nodes`` defaults to the spec's
-    ``training.nodes`` when it has one, else 1.
+    ``training.nodes`` when it has one, else 1; ``secret`` is the Secret whose keys the pods get as
+    environment variables (optional).
     """
     if model not in repo.models:
         raise UsageError(f"no model named {model!r}; expected one of {sorted(repo.models)}")
+    if secret is not None and (len(secret) > 253 or not _SUBDOMAIN.match(secret)):
+        raise UsageError(f"secret {secret!r} is not a Secret name; expected a DNS subdomain like 'dvc-remote'")
     if env is None:
         candidates = kubernetes_environments(repo)
         if not candidates:
@@ -97,7 +113,7 @@ def render_training_job(repo: Repository, model: str, version_label: str, image:
     count = nodes if nodes is not None else int(getattr(repo.model(model).training, "nodes", 1))
     if count < 1:
         raise UsageError(f"nodes must be at least 1, got {count}")
-    context = training_context(repo, model, version_label, image, env, count)
+    context = training_context(repo, model, version_label, image, env, count, secret)
     objects = renderer.objects(TEMPLATE, context, context["kubernetes_version"])
     if renderer.problems:
         raise UserError(renderer.problems)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -57,3 +58,15 @@ def write_once(path: Path, text: str, where: str) -> None:
                                                      "and never overwritten")) from None
     finally:
         Path(tmp).unlink(missing_ok=True)
+
+
+def summary_lines(record: VersionRecord, rel: str, *, created: bool = True, order: Sequence[str] = ()) -> list[str]:
+    """What ``mlops train`` prints about a version: a first line, then its digest, store and metrics.
+
+    ``order``: the spec's ``evaluation.metrics``, the order training prints them in (a record sorts its keys).
+    """
+    state = "recorded" if created else "already recorded"
+    names = [m for m in order if m in record.metrics] + [m for m in record.metrics if m not in order]
+    return [f"{record.model}@{record.version} {state}: {rel}", f"  digest  {record.artifact.digest}",
+            f"  stored  {record.artifact.uri}",
+            "  metrics " + ", ".join(f"{k} {record.metrics[k]:.4f}" for k in names)]

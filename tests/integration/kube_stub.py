@@ -51,6 +51,7 @@ class Script:
     waiting_reason: str | None = None  # pods stay Pending with this reason (e.g. ImagePullBackOff)
     line_delay_s: float = 0.01
     cut_log_after: int | None = None  # the first follow stream of each pod is closed after this many lines
+    last_lines: list[str] = field(default_factory=list)  # printed at once after ``lines`` (a hand-back block)
 
 
 def _now() -> str:
@@ -296,6 +297,9 @@ class KubeStub:
             with self.changed:
                 self.logs[pod["metadata"]["uid"]].append(line.format(index=index))
                 self.changed.notify_all()
+        with self.changed:
+            self.logs[pod["metadata"]["uid"]].extend(script.last_lines)
+            self.changed.notify_all()
         if script.hang:
             return self._hang(ns, job, uid)
         ok = index not in script.fail_indexes

@@ -1,27 +1,32 @@
 """The rendered training Job, run by the local target: real ``torchrun`` processes, one per completion index.
 
-The Job is exactly what ``render_training_job`` produces for the example repository (two nodes here), except
-for what each node trains: a tiny script that joins the process group over the Job's rendezvous address
-(``<job>-0.<service>:29500``, which the local target resolves to this machine) and all-reduces a tensor,
-so the test proves the two indexes really meet as a distributed job.
+The first test runs exactly what ``render_training_job`` produces for the example repository (two nodes),
+except for what each node trains: a tiny script that joins the process group over the Job's rendezvous
+address (``<job>-0.<service>:29500``, which the local target resolves to this machine) and all-reduces a
+tensor, so the test proves the two indexes really meet as a distributed job. The second runs the real Job
+end to end: each pod copies the repository into its own ``work`` volume, trains there, pushes the artifact
+to the DVC remote and hands the version record back through its log into the repository.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import io
+import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from mlops.adapters.cluster.follow import follow_job
 from mlops.adapters.cluster.local import LocalTarget
 from mlops.render.training import render_training_job
 from mlops.train.remote import train_on_cluster
 from mlops.validate.validate import load_valid
+from tests.conftest import run_cli
 
 ALL_REDUCE = """
 import os
@@ -59,7 +64,7 @@ def test_two_nodes_meet_over_the_jobs_rendezvous(target: LocalTarget, example_re
     manifests = _with_script(render_training_job(load_valid(example_repo), "digits-cnn", "t1", "unused:1",
                                                  nodes=2), script)
     job = manifests[-1]
-    assert job["spec"]["template"]["spec"]["containers"][0]["command"] == ["torchrun"]
+    assert job["spec"]["template"]["spec"]["containers"][0]["command"][:3] == ["python", "-m", "mlops.train.pod"]
     name, ns = job["metadata"]["name"], job["metadata"]["namespace"]
     target.apply(manifests)
     lines: list[str] = []
@@ -71,10 +76,14 @@ def test_two_nodes_meet_over_the_jobs_rendezvous(target: LocalTarget, example_re
 
 
 @pytest.mark.slow
-def test_train_on_the_local_target(example_repo: Path) -> None:
-    """The real rendered Job (torchrun → `mlops train MODEL --backend local`) trains and records a version."""
+def test_train_on_the_local_target(example_repo: Path, tmp_path: Path) -> None:
+    """The real rendered Job (copy, torchrun → `mlops train MODEL --backend local`, hand-back) records a version."""
     if importlib.util.find_spec("mlops.cli.train") is None:
         pytest.skip("mlops.cli.train (the Job's `mlops train MODEL --backend local`) is not in this checkout yet")
+    remote = tmp_path / "dvc-remote"  # shared by this machine and the pods, like a bucket
+    shutil.copytree(example_repo / ".dvc" / "cache", remote)  # the data is in the remote, as `dvc push` leaves it
+    (example_repo / ".dvc" / "config").write_text(f"[core]\n    remote = shared\n    autostage = false\n"
+                                                   f"['remote \"shared\"']\n    url = {remote}\n")
     (example_repo / ".gitignore").write_text("/data/\n/.mlops/\n__pycache__/\n")
     for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-qm", "base"]):
         subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args], cwd=example_repo,
@@ -83,9 +92,25 @@ def test_train_on_the_local_target(example_repo: Path) -> None:
                             text=True).stdout.strip()
     out = io.StringIO()
     code = train_on_cluster(example_repo, "cancer-mlp", target="local", poll_s=0.2, out=out,
-                            train_args=["--epochs", "2", "--device", "cpu", "--no-push"])
+                            train_args=["--epochs", "2", "--device", "cpu"])
     assert code == 0, out.getvalue()
+    lines = out.getvalue().splitlines()
     name = f"train-cancer-mlp-{commit[:8]}"  # the run label is the commit
-    assert out.getvalue().splitlines()[-1].startswith(f"job/{name} succeeded in ")
-    records = list((example_repo / "models" / "cancer-mlp" / "versions").glob("*.yaml"))
-    assert len(records) == 1
+    assert any(line.startswith("[index 0] mlops: copied the repository ") for line in lines)
+    assert not any("::mlops-record" in line for line in lines)  # the hand-back block is collected, not shown
+    versions = example_repo / "models" / "cancer-mlp" / "versions"
+    (record,) = versions.glob("*.yaml")
+    rel = f"models/cancer-mlp/versions/{record.name}"
+    assert lines[-5].startswith(f"job/{name} succeeded in ")
+    assert lines[-4] == f"cancer-mlp@{record.stem} recorded: {rel}"
+    assert lines[-3].startswith("  digest  sha256:") and lines[-1].startswith("  metrics ")
+    data = yaml.safe_load(record.read_text())
+    assert data["code"]["commit"] == commit and data["code"]["dirty"] is False  # the pod's copy of this commit
+    assert data["artifact"]["uri"] == f"dvc://{rel[:-5]}"
+    pointer = yaml.safe_load((versions / f"{record.stem}.dvc").read_text())
+    assert pointer["outs"][0]["path"] == record.stem
+    assert f"/{record.stem}" in (versions / ".gitignore").read_text().splitlines()
+    assert sorted(p.name for p in (versions / record.stem).iterdir()) == sorted(data["artifact"]["files"])
+    assert list((example_repo / ".mlops" / "cluster").rglob("*.volumes/*")) == []  # the pods' work volumes are gone
+    result = run_cli("validate", cwd=example_repo)
+    assert result.code == 0, result.out + result.err

@@ -6,13 +6,16 @@ repository as working directory. The Job controller's rules that matter for trai
 index is retried until ``backoffLimit`` failures (then the Job fails with ``BackoffLimitExceeded`` and the
 other pods are stopped), ``activeDeadlineSeconds`` fails it with ``DeadlineExceeded``, and the Job succeeds
 when every index has. Each pod's output goes to ``.mlops/cluster/<namespace>/<job>/<pod>.log``. Processes
-belong to this command: ``close`` stops them. Images, volumes, resources and node placement are not used.
+belong to this command: ``close`` stops them. A pod's ``emptyDir`` volumes are directories beside its log
+(``<pod>.volumes/<volume>``, see ``podenv``), removed when the pod ends. Images, other volumes, the
+container's ``workingDir``, resources and node placement are not used.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -47,6 +50,13 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _empty_dirs(pod_spec: Mapping[str, Any], container: Mapping[str, Any], under: Path) -> dict[str, str]:
+    """mountPath → this pod's directory for each emptyDir the container mounts (not /tmp or /dev/shm)."""
+    empty = {str(v.get("name")) for v in pod_spec.get("volumes") or [] if "emptyDir" in v}
+    return {str(m["mountPath"]): str(under / str(m["name"])) for m in container.get("volumeMounts") or []
+            if m.get("name") in empty and str(m.get("mountPath", "")).rstrip("/") not in podenv.NODE_PATHS}
+
+
 @dataclass
 class _Pod:
     name: str
@@ -54,12 +64,15 @@ class _Pod:
     log: Path
     proc: subprocess.Popen[bytes]
     created: str
+    volumes: Path | None = None  # the pod's emptyDir volumes, removed once it has ended
     exit_code: int | None = None
     counted: bool = False  # whether the supervisor has counted its exit
 
     def poll(self) -> int | None:
         if self.exit_code is None:
             self.exit_code = self.proc.poll()
+            if self.exit_code is not None and self.volumes is not None:
+                shutil.rmtree(self.volumes, ignore_errors=True)
         return self.exit_code
 
     def as_object(self) -> dict[str, Any]:
@@ -123,21 +136,26 @@ class _Job:
             raise ClusterError(f"job {self.name}: the local target runs pods with exactly one container, "
                                f"not {len(containers)}", source="local")
         services = list(self.services)
+        volumes = self.log_dir / f"{name}.volumes"
+        mounts = _empty_dirs(pod_spec, containers[0], volumes)
         env = podenv.container_env(containers[0], ctx, self.configmaps)
-        env = {k: podenv.localize(v, services, self.namespace) for k, v in env.items() if k not in podenv.NODE_OWNED}
+        env = {k: podenv.map_paths(podenv.localize(v, services, self.namespace), mounts)
+               for k, v in env.items() if k not in podenv.NODE_OWNED}
         env.update(MASTER_ADDR=podenv.LOCALHOST, HOSTNAME=f"{self.name}-{index}" if indexed else name)
         port = env.get("MASTER_PORT", "")
         if port.isdigit() and int(port) in self.ports:
             env["MASTER_PORT"] = str(self.ports[int(port)])
         argv = [podenv.localize(a, services, self.namespace) for a in podenv.command_line(containers[0], env)]
-        argv = podenv.map_ports(argv, self.ports)
+        argv = [podenv.map_paths(a, mounts) for a in podenv.map_ports(argv, self.ports)]
         log = self.log_dir / f"{name}.log"
         log.parent.mkdir(parents=True, exist_ok=True)
+        for local in mounts.values():
+            Path(local).mkdir(parents=True, exist_ok=True)
         with log.open("wb") as out:
             proc = subprocess.Popen(argv, cwd=self.workdir, env={**os.environ, **env}, stdin=subprocess.DEVNULL,
                                     stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         created = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-        return _Pod(name=name, index=index, log=log, proc=proc, created=created)
+        return _Pod(name=name, index=index, log=log, proc=proc, created=created, volumes=volumes if mounts else None)
 
     def _fail(self, reason: str, message: str) -> None:
         self.conditions = [{"type": "Failed", "status": "True", "reason": reason, "message": message}]

@@ -7,7 +7,11 @@
   ``….{ns}.svc.cluster.local``) resolve to ``127.0.0.1`` and ``MASTER_ADDR`` is ``127.0.0.1``; each Service
   port becomes a free local port in ``127.0.0.1:PORT``, ``--master-port`` and ``MASTER_PORT``, so several
   local Jobs never collide. ``HOME`` and ``PATH`` stay this machine's.
-- Secrets are not read: a variable taken from a Secret must already be in the caller's environment.
+- Secrets are not read (``envFrom`` Secrets are skipped): a variable taken from a Secret must already be in
+  the caller's environment, which every pod inherits.
+- Each ``emptyDir`` volume is a directory of its own per pod; ``command``, ``args`` and ``env`` values that
+  name a path under its ``mountPath`` (``/scratch/repo``, ``--workdir=/scratch/repo``, ``PATH=a:/scratch``)
+  point into that directory instead. ``/tmp`` and ``/dev/shm`` are this machine's.
 - ``python``/``python3`` run this interpreter; other programs are looked up beside it (the virtualenv's
   ``torchrun``, ``mlops``) and then on ``PATH``; an image path like ``/opt/venv/bin/torchrun`` by its name.
 """
@@ -26,6 +30,7 @@ from typing import Any
 from mlops.adapters.cluster.base import ClusterError
 
 NODE_OWNED = frozenset({"HOME", "PATH"})  # the image's values would break this machine's programs
+NODE_PATHS = frozenset({"/tmp", "/dev/shm"})  # volumes mounted there are this machine's directories
 _REF = re.compile(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)")
 _FIELD = re.compile(r"^metadata\.(labels|annotations)\['([^']+)'\]$")
 LOCALHOST = "127.0.0.1"
@@ -77,6 +82,17 @@ def map_ports(argv: Sequence[str], ports: Mapping[int, int]) -> list[str]:
                 arg = str(new)
         out.append(arg)
     return out
+
+
+def map_paths(text: str, mounts: Mapping[str, str]) -> str:
+    """Paths under a volume's mount path (``mounts``: mountPath → local directory) → under its directory.
+
+    A path counts where it starts the text or follows ``=`` or ``:``, and ends there or at ``/`` or ``:``.
+    """
+    for mount, local in mounts.items():
+        pattern = rf"(^|[=:]){re.escape(mount.rstrip('/'))}(?=$|[/:])"
+        text = re.sub(pattern, lambda m: m.group(1) + local, text)  # noqa: B023 - used at once, in this loop
+    return text
 
 
 def _field(path: str, pod: PodContext) -> str | None:

@@ -43,7 +43,11 @@ def test_cpu_job_defaults(example_repo: Path) -> None:
     assert svc["spec"]["selector"].items() <= spec["template"]["metadata"]["labels"].items()
     (container,) = pod["containers"]
     assert container["image"] == IMAGE
-    assert container["command"] == ["torchrun"]
+    assert container["command"] == ["python", "-m", "mlops.train.pod", "--workdir=/scratch/repo", "--"]
+    assert container["workingDir"] == "/workspace"  # the image's read-only repository, copied to the work volume
+    assert {"name": "work", "mountPath": "/scratch"} in container["volumeMounts"]
+    assert {"name": "work", "emptyDir": {"sizeLimit": "20Gi"}} in pod["volumes"]
+    assert "envFrom" not in container
     assert container["args"][:5] == ["--nnodes=1", "--nproc-per-node=1", "--node-rank=$(NODE_RANK)",
                                      f"--master-addr={name}-0.{name}", "--master-port=29500"]
     assert container["args"][5:] == ["-m", "mlops", "train", "digits-cnn", "--backend", "local"]
@@ -69,6 +73,14 @@ def test_gpu_multi_node_job_in_prod(example_repo: Path) -> None:
     assert pod["securityContext"]["runAsNonRoot"] is True
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
     assert job["metadata"]["namespace"] == "mlops-prod"
+
+
+def test_a_secret_becomes_the_containers_environment(example_repo: Path) -> None:
+    job = _job(render_training_job(load_renderable(example_repo), "cancer-mlp", "v", IMAGE, secret="dvc-remote"))
+    (container,) = job["spec"]["template"]["spec"]["containers"]
+    assert container["envFrom"] == [{"secretRef": {"name": "dvc-remote"}}]
+    with pytest.raises(UsageError, match="'Bad_Name' is not a Secret name"):
+        render_training_job(load_renderable(example_repo), "cancer-mlp", "v", IMAGE, secret="Bad_Name")
 
 
 def test_yaml_round_trip(example_repo: Path) -> None:
