@@ -2,8 +2,10 @@
 
 Point ``KUBECONFIG`` at the cluster. ``MLOPS_TEST_IMAGE`` (default ``busybox:1.36``) is a small image with
 ``sh`` the nodes can pull; ``MLOPS_TEST_NAMESPACE`` (default: the context's namespace) must exist. With
-``MLOPS_TRAINING_IMAGE`` set (an image holding this repository and its dependencies), the example model's
-real training Job is submitted and followed too.
+``MLOPS_TRAINING_IMAGE`` set (an image holding the example repository at ``/workspace`` and this package
+with its dependencies, see docs/ARTIFACT.md "Training on a cluster"), the example model's real training Job
+is submitted and followed too, and its version record collected; with ``MLOPS_TEST_DVC_REMOTE`` (the URL
+of the image's DVC default remote, reachable from here) the artifact is fetched and verified as well.
 """
 
 from __future__ import annotations
@@ -99,7 +101,12 @@ def test_the_example_models_training_job(cluster: KubernetesTarget, example_repo
         pytest.skip("set MLOPS_TRAINING_IMAGE to an image with this repository to train on the cluster")
     from mlops.train.remote import train_on_cluster
 
+    remote = os.environ.get("MLOPS_TEST_DVC_REMOTE")
+    if remote:
+        (example_repo / ".dvc" / "config.local").write_text(
+            f"[core]\n    no_scm = true\n    remote = shared\n['remote \"shared\"']\n    url = {remote}\n")
     out = io.StringIO()
     code = train_on_cluster(example_repo, "cancer-mlp", image=image, namespace=cluster.default_namespace,
-                            label=uuid.uuid4().hex[:6], cluster=cluster, out=out)
+                            label=uuid.uuid4().hex[:6], cluster=cluster, fetch=bool(remote), out=out)
     assert code == 0, out.getvalue()
+    assert len(list((example_repo / "models" / "cancer-mlp" / "versions").glob("*.yaml"))) == 1
