@@ -41,21 +41,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     cluster.add_argument("--namespace", metavar="NS", help="override the environment's namespace")
     cluster.add_argument("--context", metavar="CTX", help="kubeconfig context")
     cluster.add_argument("--no-follow", action="store_true", help="submit and return without following")
+    cluster.add_argument("--secret", metavar="NAME",
+                         help="Secret whose keys the training pods get as environment variables, e.g. the DVC "
+                              "remote's credentials (default: $MLOPS_TRAINING_SECRET)")
 
 
 def _kubernetes(args: argparse.Namespace) -> int:
-    from importlib.util import find_spec
-
-    if find_spec("mlops.adapters.cluster") is None or find_spec("mlops.train.remote") is None:
-        raise UsageError("--backend kubernetes needs the cluster adapter (mlops.adapters.cluster), which this "
-                         "installation lacks; use --backend local")
     from mlops.train.remote import train_on_cluster
 
     extra = ["--epochs", str(args.epochs)] if args.epochs else []
     extra += ["--device", args.device] if args.device else []
     return train_on_cluster(repo_root(args.repo), args.model, target=args.target, image=args.image,
                             namespace=args.namespace, follow=not args.no_follow, env=args.env,
-                            context=args.context, train_args=extra)
+                            context=args.context, train_args=extra, secret=args.secret)
 
 
 def run(args: argparse.Namespace) -> int:
