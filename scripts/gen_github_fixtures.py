@@ -23,18 +23,12 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from mlops.adapters.forge import github
+
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "tests" / "fixtures" / "github"
-# operationId → (path template, method). Keep in sync with mlops.adapters.forge.github (a test checks it).
-OPERATIONS: dict[str, tuple[str, str]] = {
-    "issues/list-comments": ("/repos/{owner}/{repo}/issues/{issue_number}/comments", "get"),
-    "issues/create-comment": ("/repos/{owner}/{repo}/issues/{issue_number}/comments", "post"),
-    "issues/update-comment": ("/repos/{owner}/{repo}/issues/comments/{comment_id}", "patch"),
-    "issues/add-labels": ("/repos/{owner}/{repo}/issues/{issue_number}/labels", "post"),
-    "repos/create-commit-status": ("/repos/{owner}/{repo}/statuses/{sha}", "post"),
-    "pulls/list": ("/repos/{owner}/{repo}/pulls", "get"),
-    "pulls/create": ("/repos/{owner}/{repo}/pulls", "post"),
-}
+# The REST operations the client uses: the fixture holds exactly these.
+OPERATIONS = github.OPERATIONS
 # (event name, action or None, ref prefix, output file): the first example that matches (and deletes nothing).
 EVENTS: list[tuple[str, str | None, str, str]] = [
     ("pull_request", "opened", "", "pull_request.opened.json"),
