@@ -9,7 +9,6 @@ from mlops.core import dvcmeta
 from mlops.core.errors import Problem, UserError
 from mlops.core.repo import ENVIRONMENTS, ROOT_ENVIRONMENT, Loaded, Repository
 from mlops.core.spec.model import CLASSIFICATION_METRICS, REGRESSION_METRICS, Gate, ModelSpec
-from mlops.core.spec.record import record_digest
 from mlops.core.yamlpos import Document
 
 CONTRACT = ("build",)
@@ -196,27 +195,6 @@ def _pins(repo: Repository, env: str) -> Iterator[Problem]:
                               key=True)
 
 
-def check_records(repo: Repository) -> Iterator[Problem]:
-    for model, records in repo.records.items():
-        for stem, loaded in records.items():
-            rec, doc = loaded.spec, loaded.doc
-            if rec.model != model:
-                yield doc.problem(("model",), f"record of model {rec.model!r} is filed under "
-                                                f"models/{model}/; expected model {model!r}")
-            if rec.version != stem:
-                yield doc.problem(("version",), f"version {rec.version!r} does not match the file name "
-                                                  f"{stem}.yaml; expected {stem!r}")
-            try:
-                digest = record_digest(doc.data)
-            except (TypeError, ValueError):
-                yield doc.problem(("record_digest",), "version record holds values that are not plain JSON (a date, "
-                                                      "a non-string key?); expected the file as `mlops train` wrote it")
-                continue
-            if digest != rec.record_digest:
-                yield doc.problem(("record_digest",), "version record was edited after it was written; records "
-                                                      "are immutable (train a new version instead)")
-
-
 def check_data(repo: Repository) -> Iterator[Problem]:
     if not repo.models:
         return
@@ -243,6 +221,5 @@ def check_repository(repo: Repository) -> list[Problem]:
     for name, loaded in repo.models.items():
         problems.extend(check_model(repo, name, loaded))
     problems.extend(check_environments(repo))
-    problems.extend(check_records(repo))
     problems.extend(check_data(repo))
     return problems

@@ -11,7 +11,7 @@ from mlops.core.errors import Problem, UserError
 from mlops.core.spec.environment import Environment
 from mlops.core.spec.load import validate
 from mlops.core.spec.model import ModelSpec
-from mlops.core.spec.record import VersionRecord
+from mlops.core.spec.record import VersionRecord, record_digest
 from mlops.core.yamlpos import Document
 
 T = TypeVar("T")
@@ -78,6 +78,30 @@ def _load(repo: Repository, path: Path, cls: type[T]) -> Loaded[T] | None:
         return None
 
 
+def record_problems(model: str, stem: str, loaded: Loaded[VersionRecord]) -> list[Problem]:
+    """What makes a parsed record untrustworthy: filed under another model or name, or edited after
+    ``mlops train`` wrote it. Checked on load, so no verb trains, serves or reproduces from such a record."""
+    rec, doc = loaded.spec, loaded.doc
+    problems: list[Problem] = []
+    if rec.model != model:
+        problems.append(doc.problem(("model",), f"record of model {rec.model!r} is filed under models/{model}/; "
+                                                f"expected model {model!r}"))
+    if rec.version != stem:
+        problems.append(doc.problem(("version",), f"version {rec.version!r} does not match the file name "
+                                                  f"{stem}.yaml; expected {stem!r}"))
+    try:
+        digest: str | None = record_digest(doc.data)
+    except (TypeError, ValueError):
+        problems.append(doc.problem(("record_digest",), "version record holds values that are not plain JSON (a "
+                                                        "date, a non-string key?); expected the file as `mlops "
+                                                        "train` wrote it"))
+        digest = None
+    if digest is not None and digest != rec.record_digest:
+        problems.append(doc.problem(("record_digest",), "version record was edited after it was written; records "
+                                                        "are immutable (train a new version instead)"))
+    return problems
+
+
 def load_repository(root: Path, *, only_models: set[str] | None = None) -> Repository:
     """Parse and validate every file. Problems are collected, never raised, so all are reported at once."""
     repo = Repository(root=root.resolve())
@@ -95,6 +119,7 @@ def load_repository(root: Path, *, only_models: set[str] | None = None) -> Repos
             rec = _load(repo, record_file, VersionRecord)
             if rec is not None:
                 records[record_file.stem] = rec
+                repo.problems.extend(record_problems(name, record_file.stem, rec))
         repo.records[name] = records
     for env_file in sorted((repo.root / ENVIRONMENTS).glob("*.yaml")):
         repo.environment_files.append(env_file.stem)

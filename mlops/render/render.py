@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlops.core.checks import check_environments, check_model, check_records
+from mlops.core.checks import check_environments, check_model
 from mlops.core.errors import Problem, UsageError, UserError
 from mlops.core.repo import Loaded, Repository, load_repository
 from mlops.core.spec.environment import Environment
@@ -47,13 +47,14 @@ class RenderedEnvironment:
 
 
 def load_renderable(root: Path) -> Repository:
-    """The repository, checked as far as rendering needs (specs, environments, pins, records; not the data)."""
+    """The repository, checked as far as rendering needs (specs, environments, pins, records; not the data).
+
+    Records are checked as they load (:func:`mlops.core.repo.record_problems`)."""
     repo = load_repository(root)
     problems = list(repo.problems)
     for name, loaded in repo.models.items():
         problems.extend(check_model(repo, name, loaded))
     problems.extend(check_environments(repo))
-    problems.extend(check_records(repo))
     if problems:
         raise UserError(problems)
     return repo

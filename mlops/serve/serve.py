@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from mlops.core import yamlpos
 from mlops.core.errors import Problem, UsageError, UserError
 from mlops.core.lineage import verify_artifact
+from mlops.core.repo import Loaded, record_problems
 from mlops.core.spec.load import validate
 from mlops.core.spec.model import TensorSpec
 from mlops.core.spec.record import VersionRecord
@@ -97,7 +98,11 @@ def from_files(artifact: Path, record_file: Path, config_file: Path | None) -> T
     from mlops.adapters.artifacts.signature import SIGNATURE, Signature
 
     where = str(record_file)
-    record = validate(yamlpos.load(record_file, where), VersionRecord)
+    doc = yamlpos.load(record_file, where)
+    record = validate(doc, VersionRecord)
+    tampered = record_problems(record.model, record.version, Loaded(doc, record))
+    if tampered:
+        raise UserError(tampered)
     verify_artifact(artifact, record.artifact.digest, record.artifact.files, where=where)
     if config_file is not None:
         config = _read_config(config_file)

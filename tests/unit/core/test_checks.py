@@ -30,6 +30,11 @@ def found(repo: Path) -> list[str]:
     return sorted(str(p) for p in check_repository(loaded))
 
 
+def found_on_load(repo: Path) -> list[str]:
+    """Problems of loading alone: a version record's integrity is checked as it loads."""
+    return sorted(str(p) for p in load_repository(repo).problems)
+
+
 def env_file(repo: Path, name: str, promoted_from: str | None = None, extra: str = "") -> None:
     text = f"name: {name}\ntarget: local\n" + (f"promoted_from: {promoted_from}\n" if promoted_from else "") + extra
     (repo / "environments" / f"{name}.yaml").write_text(text)
@@ -245,7 +250,7 @@ def test_valid_record(example_repo: Path, make_record: Callable[..., Path]) -> N
 def test_edited_record(example_repo: Path, make_record: Callable[..., Path]) -> None:
     path = make_record(example_repo)
     path.write_text(path.read_text().replace("accuracy: 0.95", "accuracy: 0.99"))
-    (problem,) = found(example_repo)
+    (problem,) = found_on_load(example_repo)
     assert problem.startswith("models/cancer-mlp/versions/20250101-aaaaaaaa.yaml:")
     assert problem.endswith(": version record was edited after it was written; records are immutable (train a new "
                             "version instead)")
@@ -254,7 +259,7 @@ def test_edited_record(example_repo: Path, make_record: Callable[..., Path]) -> 
 def test_record_filed_under_the_wrong_model_or_name(example_repo: Path, make_record: Callable[..., Path]) -> None:
     path = make_record(example_repo, "digits-cnn", "20250101-aaaaaaaa")
     path.rename(example_repo / "models/cancer-mlp/versions/20250101-bbbbbbbb.yaml")
-    problems = found(example_repo)
+    problems = found_on_load(example_repo)
     assert [p.split(": ", 1)[1] for p in problems] == [
         "record of model 'digits-cnn' is filed under models/cancer-mlp/; expected model 'cancer-mlp'",
         "version '20250101-aaaaaaaa' does not match the file name 20250101-bbbbbbbb.yaml; expected "
@@ -265,7 +270,7 @@ def test_record_filed_under_the_wrong_model_or_name(example_repo: Path, make_rec
 def test_record_with_values_json_cannot_hold(example_repo: Path, make_record: Callable[..., Path]) -> None:
     path = make_record(example_repo)
     path.write_text(path.read_text().replace("params:\n", "params:\n  when: 2025-01-01\n"))
-    (problem,) = found(example_repo)
+    (problem,) = found_on_load(example_repo)
     assert problem.endswith("version record holds values that are not plain JSON (a date, a non-string key?); "
                             "expected the file as `mlops train` wrote it")
 
