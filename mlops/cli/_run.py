@@ -64,8 +64,12 @@ def guarded(run: Callable[[argparse.Namespace], int], args: argparse.Namespace) 
         return 1
 
 
-def repo_root(value: str | None) -> Path:
-    """The repository root: ``--repo``, else the enclosing directory that has models/ or environments/."""
+def repo_root(value: str | None, *, required: bool = True) -> Path:
+    """The repository root: ``--repo``, else the enclosing directory that has models/ or environments/.
+
+    Outside any repository that is a usage error (one line, exit 2) unless ``required`` is false, for
+    the few actions that need no repository (then the current directory).
+    """
     if value:
         root = Path(value)
         if not root.is_dir():
@@ -75,6 +79,9 @@ def repo_root(value: str | None) -> Path:
     for candidate in (here, *here.parents):
         if (candidate / "environments").is_dir() or (candidate / "models").is_dir():
             return candidate
+    if required:
+        raise UsageError(f"{here} is not inside an mlops repository (no models/ or environments/ here or above); "
+                         "expected to run in one, or --repo DIR")
     return here
 
 

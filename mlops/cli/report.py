@@ -58,7 +58,7 @@ def _close(forge: object) -> None:
 def run(args: argparse.Namespace) -> int:
     from mlops.adapters.forge import forge_from_env
 
-    root = repo_root(args.repo)
+    root = repo_root(args.repo, required=not args.fork_notice)  # the fork notice needs no checkout
     forge = forge_from_env(root)
     try:
         if args.fork_notice:

@@ -42,11 +42,19 @@ def compare(out: Path, rendered: Sequence[RenderedEnvironment], model: str | Non
 
     With ``whole_tree``, directories of ``out`` that belong to no rendered environment count as extra too.
     """
+    if not out.is_dir():
+        what = "is not a directory" if out.exists() else "does not exist"
+        return [Problem(out.as_posix(), 1, 1, f"{what}; expected the committed manifests "
+                                              f"(write them with `mlops render --out {out}`)")]
     problems: list[Problem] = []
     for env in rendered:
         rel, files = _selected(env, model)
         hint = f"run `mlops render --env {env.name}{f' --model {model}' if model else ''} --out {out}`"
         directory = out / rel
+        if not directory.is_dir():
+            problems.append(Problem(directory.as_posix(), 1, 1, f"missing: mlops render produces this directory; "
+                                                                f"{hint}"))
+            continue
         present = _on_disk(directory)
         for name in sorted(set(files) | present):
             shown = (directory / name).as_posix()

@@ -106,9 +106,12 @@ def test_repo_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         _run.repo_root(str(tmp_path / "nope"))
 
 
-def test_repo_root_defaults_to_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_repo_root_outside_a_repository(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    assert _run.repo_root(None) == tmp_path.resolve()
+    with pytest.raises(UsageError, match=r"is not inside an mlops repository \(no models/ or environments/ here or "
+                                         r"above\); expected to run in one, or --repo DIR"):
+        _run.repo_root(None)
+    assert _run.repo_root(None, required=False) == tmp_path.resolve()
 
 
 # --- through main(): the exit codes a workflow sees ---------------------------------------------------------------
