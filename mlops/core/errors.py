@@ -36,3 +36,24 @@ class UserError(Exception):
 
 class UsageError(Exception):
     """The command line itself is wrong. The CLI prints the message and exits 2."""
+
+
+def expected_one_of(names: Iterable[str], *, empty: str, limit: int = 10) -> str:
+    """The end of an "unknown name" message: ``expected one of a, b, c`` (the last ``limit`` names,
+    sorted), or ``empty`` (what to do) when there is nothing to choose from."""
+    items = sorted(set(names))
+    if not items:
+        return empty
+    shown = items if len(items) <= limit else ["…", *items[-limit:]]
+    return "expected one of " + ", ".join(shown)
+
+
+def no_model_named(name: str, known: Iterable[str]) -> str:
+    """The message for a model name that names no ``models/<name>/``."""
+    return f"no model named {name!r}; " + expected_one_of(
+        known, empty="no model exists yet (create one with `mlops new model NAME`)")
+
+
+def no_environment_named(name: str, known: Iterable[str]) -> str:
+    """The message for an environment name that names no ``environments/<name>.yaml``."""
+    return f"no environment named {name!r}; " + expected_one_of(known, empty="expected environments/<name>.yaml")

@@ -23,7 +23,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from mlops.adapters.image import Built, ImageBuilder, ImageError
-from mlops.core.errors import Problem, UsageError, UserError
+from mlops.core.errors import Problem, UsageError, UserError, no_model_named
 from mlops.core.lineage import verify_artifact
 from mlops.core.repo import Repository
 from mlops.core.spec.record import VersionRecord
@@ -81,7 +81,7 @@ def parse_ref(ref: str) -> tuple[str, str]:
 
 def find_record(repo: Repository, model: str, version: str) -> tuple[VersionRecord, Path]:
     if model not in repo.models:
-        raise UserError(Problem("models", 1, 1, f"no model named {model!r}; expected one of {sorted(repo.models)}"))
+        raise UserError(Problem("models", 1, 1, no_model_named(model, repo.models)))
     loaded = repo.records.get(model, {}).get(version)
     if loaded is None:
         known = sorted(repo.records.get(model, {}))

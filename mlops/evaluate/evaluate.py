@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Protocol
 
 from mlops.core import yamlpos
-from mlops.core.errors import Problem, UserError
+from mlops.core.errors import Problem, UserError, no_environment_named, no_model_named
 from mlops.core.policy import Subject, Verdict, gates_for, judge
 from mlops.core.repo import Repository
 from mlops.core.spec.record import VersionRecord
@@ -93,11 +93,10 @@ def baseline_record(repo: Repository, model: str, environment: str) -> VersionRe
 
 def _check_names(repo: Repository, request: Request) -> None:
     if request.model not in repo.models:
-        raise UserError(Problem("models", 1, 1, f"no model named {request.model!r}; expected one of "
-                                                f"{', '.join(sorted(repo.models)) or 'none'}"))
+        raise UserError(Problem("models", 1, 1, no_model_named(request.model, repo.models)))
     if request.environment not in repo.environments:
-        raise UserError(Problem("environments", 1, 1, f"no environment named {request.environment!r}; expected one "
-                                                      f"of {', '.join(sorted(repo.environments)) or 'none'}"))
+        raise UserError(Problem("environments", 1, 1, no_environment_named(request.environment,
+                                                                           repo.environments)))
 
 
 def _differences(computed: Mapping[str, float], recorded: Mapping[str, float]) -> list[str]:

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from mlops.core.checks import check_environments, check_model
-from mlops.core.errors import Problem, UsageError, UserError
+from mlops.core.errors import Problem, UsageError, UserError, no_environment_named, no_model_named
 from mlops.core.repo import Loaded, Repository, load_repository
 from mlops.core.spec.environment import Environment
 from mlops.render import kvalidate, pss
@@ -126,7 +126,7 @@ class Renderer:
     def kubernetes_env(self, name: str) -> Loaded[Environment]:
         loaded = self.repo.environments.get(name)
         if loaded is None:
-            raise UsageError(f"no environment named {name!r}; expected one of {sorted(self.repo.environments)}")
+            raise UsageError(no_environment_named(name, self.repo.environments))
         if loaded.spec.target != "kubernetes":
             raise UsageError(f"environment {name!r} targets {loaded.spec.target!r}; only 'kubernetes' "
                              "environments have manifests")
@@ -163,7 +163,7 @@ def render_repository(repo: Repository, envs: Sequence[str] | None = None,
     names = list(envs) if envs else kubernetes_environments(repo)
     if model is not None:
         if model not in repo.models:
-            raise UsageError(f"no model named {model!r}; expected one of {sorted(repo.models)}")
+            raise UsageError(no_model_named(model, repo.models))
         if envs:
             for name in names:
                 pins = renderer.kubernetes_env(name).spec.pins

@@ -11,7 +11,7 @@ import torch
 
 import mlops
 from mlops.adapters.artifacts.dvc import changed_since_dvc, ensure_data
-from mlops.core.errors import Problem, UserError
+from mlops.core.errors import Problem, UserError, no_model_named
 from mlops.core.spec.model import ModelSpec
 from mlops.core.yamlpos import Document
 from mlops.train import facts
@@ -119,4 +119,4 @@ def software() -> dict[str, Any]:
 
 def check_model_exists(root: Path, model: str, known: list[str]) -> None:
     if model not in known:
-        raise UserError(Problem("models", 1, 1, f"no model named {model!r}; expected one of {sorted(known)}"))
+        raise UserError(Problem("models", 1, 1, no_model_named(model, known)))

@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from mlops.core.errors import Problem, UserError
+from mlops.core.errors import Problem, UserError, expected_one_of, no_model_named
 from mlops.core.spec.model import ModelSpec
 from mlops.core.spec.record import VersionRecord
 from mlops.train import checkpoint, facts
@@ -93,13 +93,14 @@ def reproduce(root: Path, target: str, *, quiet: bool = False, bar: bool | None 
     model, version = parse_target(target)
     repo = load_repository(root, only_models={model})
     if model not in repo.model_dirs:
-        raise UserError(Problem("models", 1, 1, f"no model named {model!r}; expected one of {repo.model_dirs}"))
+        raise UserError(Problem("models", 1, 1, no_model_named(model, repo.model_dirs)))
     loaded = repo.records.get(model, {}).get(version)
     if loaded is None:
-        known = sorted(repo.records.get(model, {}))
+        known = expected_one_of(repo.records.get(model, {}), limit=5,
+                                empty=f"{model} has no version records yet (train one with `mlops train {model}`)")
         problems = [p for p in repo.problems if p.path.startswith(f"models/{model}/versions/{version}")]
         raise UserError(problems or Problem(f"models/{model}/versions", 1, 1, f"no version record {version}.yaml; "
-                                                                              f"expected one of {known[-5:]}"))
+                                                                              f"{known}"))
     repo.require_valid()
     record = loaded.spec
     spec = spec_from_record(repo.model(model), record)

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mlops.core.checks import check_repository
-from mlops.core.errors import Problem, UserError
+from mlops.core.errors import Problem, UserError, no_model_named
 from mlops.core.repo import Repository, load_repository
 
 
@@ -37,7 +37,7 @@ def validate(root: Path, models: set[str] | None = None) -> Validation:
     problems = list(repo.problems)
     if models is not None:
         missing = sorted(models - set(repo.model_dirs))
-        problems.extend(Problem("models", 1, 1, f"no model named {m!r}; expected one of {sorted(repo.model_dirs)}")
+        problems.extend(Problem("models", 1, 1, no_model_named(m, repo.model_dirs))
                         for m in missing)
     problems.extend(check_repository(repo))
     return Validation(repo, sorted(set(problems)))

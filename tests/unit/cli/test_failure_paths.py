@@ -125,3 +125,18 @@ def test_help_shows_an_example(verb: str, capsys: pytest.CaptureFixture[str]) ->
     out = capsys.readouterr().out
     assert "examples:" in out
     assert f"\n  mlops {verb} " in out
+
+
+# --- unknown names: sorted names to choose from, or what to do when there are none -------------------------------
+
+def test_unknown_names_list_the_choices(example_repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    repo = ["--repo", str(example_repo)]
+    assert main(["train", "nope", *repo]) == 1
+    assert one_line(capsys) == "models:1:1: no model named 'nope'; expected one of cancer-mlp, digits-cnn"
+    assert main(["reproduce", "digits-cnn@20250101-00000000", *repo]) == 1
+    assert one_line(capsys) == ("models/digits-cnn/versions:1:1: no version record 20250101-00000000.yaml; "
+                                "digits-cnn has no version records yet (train one with `mlops train digits-cnn`)")
+    assert main(["render", "--env", "qa", *repo]) == 2
+    assert one_line(capsys) == "mlops: error: no environment named 'qa'; expected one of dev, prod, staging"
+    assert main(["evaluate", "digits-cnn", "--against", "qa", *repo]) == 1
+    assert one_line(capsys) == "environments:1:1: no environment named 'qa'; expected one of dev, prod, staging"

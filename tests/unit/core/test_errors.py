@@ -30,3 +30,15 @@ def test_user_error_needs_a_problem() -> None:
 
 def test_usage_error_is_separate() -> None:
     assert not issubclass(UsageError, UserError)
+
+
+def test_expected_one_of_lists_sorted_names_or_says_what_to_do() -> None:
+    from mlops.core.errors import expected_one_of, no_environment_named, no_model_named
+
+    assert expected_one_of(["b", "a", "a"], empty="x") == "expected one of a, b"
+    assert expected_one_of([], empty="train one first") == "train one first"
+    assert expected_one_of([f"v{i}" for i in range(7)], empty="x", limit=3) == "expected one of …, v4, v5, v6"
+    assert no_model_named("nope", {"m2": 1, "m1": 2}) == "no model named 'nope'; expected one of m1, m2"
+    assert no_model_named("nope", []) == ("no model named 'nope'; no model exists yet (create one with "
+                                          "`mlops new model NAME`)")
+    assert no_environment_named("qa", ["dev"]) == "no environment named 'qa'; expected one of dev"
