@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import ARTIFACT, IMAGE, V1, V2, set_pins, write_record, write_template
 
 from mlops.core.errors import UsageError, UserError
 from mlops.core.spec.runtime import ARTIFACT_PATH, CONFIG_PATH, RECORD_PATH
 from mlops.render import RenderedEnvironment, load_renderable, render, render_repository
+from tests.unit.render.render_helpers import ARTIFACT, IMAGE, V1, V2, set_pins, write_record, write_template
 
 MODEL_FILES = ["configmap.yaml", "deployment.yaml", "hpa.yaml", "networkpolicy.yaml", "pdb.yaml", "service.yaml",
                "serviceaccount.yaml"]

@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import set_pins
 
 from mlops.core.errors import UserError
 from mlops.core.repo import load_repository
 from mlops.render.settings import effective
+from tests.unit.render.render_helpers import set_pins
 
 
 def _effective(repo: Path, env: str, model: str):  # type: ignore[no-untyped-def]

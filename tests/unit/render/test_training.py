@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import write_template
 
 from mlops.core.errors import UsageError, UserError
 from mlops.render import load_renderable, render_training_job, to_yaml
 from mlops.render.training import MAX_NAME, job_name
+from tests.unit.render.render_helpers import write_template
 
 IMAGE = "localhost:5000/mlops/train@sha256:" + "2" * 64
 
