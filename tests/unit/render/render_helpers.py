@@ -7,7 +7,7 @@ from typing import Any
 
 import yaml
 
-from mlops.core.spec.record import record_digest
+from tests import records
 
 V1 = "20250101-aaaaaaaa"
 V2 = "20250102-bbbbbbbb"
@@ -39,23 +39,6 @@ def write_template(repo: Path, name: str, text: str) -> Path:
 
 def write_record(repo: Path, model: str, version: str) -> Path:
     """A valid version record (as `mlops train` writes it) with artifact digest ``ARTIFACT``."""
-    md5 = "da399c5958ea72e7011f9ec8b3fa1f5a.dir"
-    body: dict[str, Any] = {
-        "apiVersion": "mlops/v1", "kind": "VersionRecord", "model": model, "version": version,
-        "created": "2025-01-01T00:00:00Z", "parent": None,
-        "artifact": {"digest": ARTIFACT, "uri": f"dvc://artifacts/{model}/{version}",
-                     "files": {"program.pt2": "sha256:" + "b" * 64}, "format": "torch.export"},
-        "data": {"path": "data", "md5": md5, "rows": {"train": 100}},
-        "code": {"commit": "0" * 40, "dirty": False, "model_py_sha256": "sha256:" + "c" * 64},
-        "params": {}, "training": {"epochs": 1}, "seed": 1,
-        "metrics": {"accuracy": 0.95, "macro_f1": 0.94, "log_loss": 0.2},
-        "evaluation_data": {"path": "data", "md5": md5, "rows": {}}, "history": {},
-        "environment": {"python": "3.11.7", "torch": "2.13.0", "cuda": None, "mlops": "0.1.0", "device": "cpu",
-                        "cpu": "x86_64", "gpu": None, "runner": "local"},
-        "duration_s": 1.5,
-    }
-    body["record_digest"] = record_digest(body)
-    path = repo / "models" / model / "versions" / f"{version}.yaml"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(body, sort_keys=False), encoding="utf-8")
-    return path
+    artifact = {"digest": ARTIFACT, "uri": f"dvc://artifacts/{model}/{version}",
+                "files": {"program.pt2": "sha256:" + "b" * 64}, "format": "torch.export"}
+    return records.write_record(repo, model, version, artifact=artifact, params={}, seed=1)
