@@ -34,12 +34,6 @@ EPILOG = """examples:
 run `mlops VERB --help` for a verb's options and an example."""
 
 
-def _available() -> dict[str, tuple[str, str]]:
-    from importlib.util import find_spec
-
-    return {verb: entry for verb, entry in VERBS.items() if find_spec(entry[0]) is not None}
-
-
 def build_parser(verb: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mlops", description="GitOps for deep-learning MLOps: the repository is the system.",
@@ -47,7 +41,7 @@ def build_parser(verb: str | None = None) -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"mlops {__version__}")
     sub = parser.add_subparsers(dest="verb", metavar="VERB")
-    for name, (module, summary) in _available().items():
+    for name, (module, summary) in VERBS.items():  # a verb module that cannot be imported fails loudly here
         if name != verb:
             sub.add_parser(name, help=summary, add_help=False)
             continue

@@ -52,6 +52,8 @@ def guarded(run: Callable[[argparse.Namespace], int], args: argparse.Namespace) 
     try:
         return run(args)
     except UserError as exc:
+        for line in exc.context:
+            print(line, file=sys.stderr)
         report_problems(exc.problems)
         return 1
     except UsageError as exc:

@@ -13,7 +13,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from mlops.cli._run import add_repo_argument, in_github_actions, repo_root, step_summary
+from mlops.cli._run import add_repo_argument, repo_root, step_summary
 
 EXAMPLES = """examples:
   mlops build-image digits-cnn@20250101-1a2b3c4d --artifact .mlops/artifacts/digits-cnn/20250101-1a2b3c4d
@@ -48,7 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mlops.adapters.image import ImageBuilder, ImageError
+    from mlops.adapters.image import open_builder
     from mlops.deploy.image import BuildRequest, build_image
     from mlops.validate.validate import load_valid
 
@@ -58,15 +58,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--context-only builds nothing to push; drop --push (or --context-only)")
     root = repo_root(args.repo)
     repo = load_valid(root)
-    builder: ImageBuilder
-    if args.context_only is not None:
-        from mlops.adapters.image.context import ContextExporter
-
-        builder = ContextExporter(args.context_only.resolve())
-    else:
-        from mlops.adapters.image.docker import DockerImageBuilder
-
-        builder = DockerImageBuilder()
+    builder = open_builder(args.context_only.resolve() if args.context_only is not None else None)
     request = BuildRequest(ref=args.ref, root=root, base_image=args.base_image, registry=args.registry,
                            push=args.push, wheelhouse=args.wheelhouse, find_links=args.find_links,
                            artifact=args.artifact, source=args.source, pin=args.pin)
@@ -77,13 +69,6 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         result = build_image(request, builder, repo, log)
-    except ImageError as exc:
-        for line in exc.tail:
-            print(f"  | {line}", file=sys.stderr)
-        print(f"mlops build-image: error: {exc}", file=sys.stderr)
-        if in_github_actions():
-            print(f"::error title=mlops build-image::{str(exc).replace(chr(10), ' ')}")
-        return 1
     finally:
         builder.close()
     if args.json:

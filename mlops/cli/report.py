@@ -14,18 +14,10 @@ request comes from --pr, else the event (GITHUB_EVENT_PATH). Without a token: th
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from mlops.cli._run import add_repo_argument, in_github_actions, repo_root, step_summary
-from mlops.core.errors import UsageError
-
-if TYPE_CHECKING:
-    from mlops.adapters.forge import Forge
-    from mlops.core.policy import Verdict
-    from mlops.core.repo import Repository
 
 EXAMPLES = """examples:
   mlops report --verdicts verdicts/ --pr 42 --base origin/main
@@ -49,100 +41,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_repo_argument(parser)
 
 
-def _close(forge: object) -> None:
-    close = getattr(forge, "close", None)
-    if callable(close):
-        close()
-
-
 def run(args: argparse.Namespace) -> int:
     from mlops.adapters.forge import forge_from_env
+    from mlops.report.report import Mode, ReportRequest, publish
 
-    root = repo_root(args.repo, required=not args.fork_notice)  # the fork notice needs no checkout
+    mode: Mode = "fork-notice" if args.fork_notice else "status" if args.status else "comment"
+    root = repo_root(args.repo, required=mode != "fork-notice")  # the fork notice needs no checkout
+    request = ReportRequest(root, mode, Path(args.verdicts) if args.verdicts else None, args.pr,
+                            Path(args.out) if args.out else None, args.base, args.sha, args.workflow)
     forge = forge_from_env(root)
     try:
-        if args.fork_notice:
-            return _fork_notice(root, forge, args)
-        if args.status:
-            return _status(root, forge, args)
-        return _comment(root, forge, args)
+        done = publish(request, forge)
     finally:
-        _close(forge)
-
-
-def _verdicts(args: argparse.Namespace) -> dict[tuple[str, str], Verdict]:
-    from mlops.report.collect import read_verdicts
-
-    return read_verdicts(Path(args.verdicts)) if args.verdicts else {}
-
-
-def _repo(root: Path) -> Repository:
-    from mlops.core.repo import load_repository
-
-    repo = load_repository(root)
-    repo.require_valid()
-    return repo
-
-
-def _comment(root: Path, forge: Forge, args: argparse.Namespace) -> int:
-    from mlops.adapters.forge import read_event
-    from mlops.core.atomic import write_text
-    from mlops.report.collect import collect, resolve_base
-    from mlops.report.markdown import MARKER, render
-    from mlops.report.report import find_target, head_sha, parse_pr, post_comment
-
-    pr = parse_pr(args.pr)
-    repo = _repo(root)
-    event = read_event()
-    base = resolve_base(root, args.base, os.environ, event.base_sha if event else None)
-    markdown = render(collect(repo, _verdicts(args), base, head_sha(root)))
-    out = Path(args.out) if args.out else None
-    if out is not None and not (out.is_file() and out.read_text("utf-8") == markdown):
-        write_text(out, markdown)
-    step_summary(markdown)
-    target = find_target(root, forge, pr)
-    if not args.out:
-        print(markdown, end="")
-    if target.pr is None:
-        print(f"mlops report: not posted ({target.why})", file=sys.stderr)
-        return 0
-    print(f"mlops report: {post_comment(forge, target.pr, MARKER, markdown)}", file=sys.stderr)
-    return 0
-
-
-def _status(root: Path, forge: Forge, args: argparse.Namespace) -> int:
-    from mlops.adapters.forge import read_event
-    from mlops.report.report import STATUS_CONTEXT, gate_status, run_url
-
-    if not args.verdicts:
-        raise UsageError("--status needs --verdicts DIR (the verdicts of `mlops evaluate`)")
-    event = read_event()
-    sha = args.sha or (event.head_sha if event else None)
-    if not sha:
-        raise UsageError("--status needs --sha SHA (or a pull request event)")
-    state, description = gate_status(_repo(root), _verdicts(args))
-    forge.set_status(sha, state, STATUS_CONTEXT, description, run_url())
-    print(f"mlops report: {STATUS_CONTEXT} = {state} on {sha[:12]}: {description}")
-    return 0
-
-
-def _fork_notice(root: Path, forge: Forge, args: argparse.Namespace) -> int:
-    from mlops.adapters.forge import ForgeError
-    from mlops.report.report import FORK_MARKER, find_target, fork_notice, parse_pr, permission_denied, post_comment
-
-    target = find_target(root, forge, parse_pr(args.pr))
-    if target.pr is None:
-        raise UsageError(f"--fork-notice needs --pr N ({target.why})")
-    body = fork_notice(target.pr, args.workflow)
-    step_summary(body)
-    try:
-        print(f"mlops report: {post_comment(forge, target.pr, FORK_MARKER, body)}")
-    except ForgeError as exc:
-        if not permission_denied(exc):
-            raise
-        # a fork's pull_request run has a read-only token: say it in the run instead of failing it
-        message = (f"pull request #{target.pr} comes from a fork: a maintainer must start training with "
-                   f"workflow_dispatch of {args.workflow} (the comment could not be posted: {exc.problems[0].message})")
-        print(f"::warning title=mlops fork notice::{message}" if in_github_actions()
-              else f"mlops report: {message}")
+        forge.close()
+    if done.markdown:
+        step_summary(done.markdown)
+    if mode == "comment" and not args.out:
+        print(done.markdown, end="")
+    for line in done.lines:
+        print(f"mlops report: {line}", file=sys.stderr if mode == "comment" else sys.stdout)
+    title = mode.replace("-", " ")
+    for line in done.warnings:
+        print(f"::warning title=mlops {title}::{line}" if in_github_actions() else f"mlops report: {line}")
     return 0

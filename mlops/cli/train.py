@@ -13,9 +13,13 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import TYPE_CHECKING
 
 from mlops.cli._run import add_repo_argument, repo_root, step_summary
 from mlops.core.errors import UsageError
+
+if TYPE_CHECKING:
+    from mlops.core.repo import Repository
 
 EXAMPLES = """examples:
   mlops train digits-cnn
@@ -46,14 +50,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                               "remote's credentials (default: $MLOPS_TRAINING_SECRET)")
 
 
-def _kubernetes(args: argparse.Namespace) -> int:
+def _kubernetes(args: argparse.Namespace, repo: Repository) -> int:
     from mlops.train.remote import train_on_cluster
 
     extra = ["--epochs", str(args.epochs)] if args.epochs else []
     extra += ["--device", args.device] if args.device else []
-    return train_on_cluster(repo_root(args.repo), args.model, target=args.target, image=args.image,
+    return train_on_cluster(repo.root, args.model, target=args.target, image=args.image,
                             namespace=args.namespace, follow=not args.no_follow, env=args.env,
-                            context=args.context, train_args=extra, secret=args.secret)
+                            context=args.context, train_args=extra, secret=args.secret, repo=repo)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -61,14 +65,16 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--epochs must be a positive integer")
     if args.threads is not None and args.threads <= 0:
         raise UsageError("--threads must be a positive integer")
-    from mlops.train.train import TrainOptions, backend_of, train
+    from mlops.train.train import TrainOptions, train
+    from mlops.validate.validate import load_valid
 
     root = repo_root(args.repo)
-    backend = args.backend or backend_of(root, args.model)
+    repo = load_valid(root, {args.model})
+    backend = args.backend or repo.require_model(args.model).spec.training.backend
     if backend == "kubernetes":
-        return _kubernetes(args)
+        return _kubernetes(args, repo)
     result = train(root, args.model, TrainOptions(epochs=args.epochs, device=args.device, push=not args.no_push,
-                                                  threads=args.threads))
+                                                  threads=args.threads), repo=repo)
     if result is None:  # a non-zero rank of a torchrun group: rank 0 prints and records
         return 0
     if args.json:

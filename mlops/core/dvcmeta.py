@@ -1,4 +1,8 @@
-"""Read DVC's own metadata (``data.dvc`` and the ``.dir`` manifest) without re-hashing anything."""
+"""Read DVC's own metadata (``data.dvc`` and the ``.dir`` manifest) without re-hashing anything.
+
+The one reader of ``.dvc`` pointer files in the framework: the data version (:func:`data_version`), a
+pointer's tracked output (:func:`pointer_output`), the files a data version holds (:func:`tracked_tree`).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,57 @@ from pathlib import Path
 
 from mlops.core import yamlpos
 from mlops.core.errors import Problem, UserError
+
+DATA_POINTER = "data.dvc"  # DVC's pointer for the tracked data/ directory
+
+
+@dataclass(frozen=True)
+class Output:
+    """The one output a ``.dvc`` pointer tracks, as DVC recorded it."""
+
+    path: str
+    md5: str  # a directory's ends in ".dir"
+    nfiles: int | None = None
+
+
+def pointer_output(data: object, *, single: bool = False) -> Output | None:
+    """The (first; with ``single``, the only) tracked output of a parsed ``.dvc`` file, or None."""
+    outs = data.get("outs") if isinstance(data, dict) else None
+    ok = isinstance(outs, list) and bool(outs) and (len(outs) == 1 or not single)
+    out = outs[0] if ok and isinstance(outs, list) and isinstance(outs[0], dict) else None
+    if out is None or not isinstance(out.get("md5"), str) or not isinstance(out.get("path"), str):
+        return None
+    nfiles = out.get("nfiles")
+    return Output(out["path"], out["md5"], nfiles if isinstance(nfiles, int) else None)
+
+
+def read_pointer(repo: Path, dvc_file: str = DATA_POINTER) -> tuple[yamlpos.Document, Output]:
+    """Parse ``dvc_file``; a malformed pointer is an error at its position."""
+    doc = yamlpos.load(repo / dvc_file, dvc_file)
+    outs = doc.data.get("outs") if isinstance(doc.data, dict) else None
+    if not isinstance(outs, list) or not outs or not isinstance(outs[0], dict):
+        raise UserError(doc.problem(("outs",), "expected 'outs' with one tracked directory (run `dvc add data`)"))
+    output = pointer_output(doc.data)
+    if output is None:
+        raise UserError(doc.problem(("outs", 0), "expected 'md5' and 'path' in the tracked output"))
+    return doc, output
+
+
+def data_version(repo: Path, dvc_file: str = DATA_POINTER, *, required: bool = True) -> str:
+    """The md5 DVC recorded for the tracked data; '' when the pointer is missing and not ``required``."""
+    if not required and not (repo / dvc_file).is_file():
+        return ""
+    return read_pointer(repo, dvc_file)[1].md5
+
+
+def data_version_of(text: str) -> str:
+    """The md5 in the text of a pointer file (e.g. read from a git revision); '' when there is none."""
+    try:
+        data = yamlpos.parse(text, DATA_POINTER).data if text.strip() else None
+    except UserError:
+        return ""
+    output = pointer_output(data)
+    return output.md5 if output is not None else ""
 
 
 @dataclass(frozen=True)
@@ -47,16 +102,10 @@ def default_remote(repo: Path) -> Path | None:
     return path if path.is_absolute() else (repo / ".dvc" / path).resolve()
 
 
-def tracked_tree(repo: Path, dvc_file: str = "data.dvc") -> TrackedTree:
+def tracked_tree(repo: Path, dvc_file: str = DATA_POINTER) -> TrackedTree:
     """List what ``dvc_file`` tracks, from the ``.dir`` manifest in the cache or the default remote."""
-    doc = yamlpos.load(repo / dvc_file, dvc_file)
-    outs = doc.data.get("outs")
-    if not isinstance(outs, list) or not outs or not isinstance(outs[0], dict):
-        raise UserError(doc.problem(("outs",), "expected 'outs' with one tracked directory (run `dvc add data`)"))
-    out = outs[0]
-    md5, path = out.get("md5"), out.get("path")
-    if not isinstance(md5, str) or not isinstance(path, str):
-        raise UserError(doc.problem(("outs", 0), "expected 'md5' and 'path' in the tracked output"))
+    doc, output = read_pointer(repo, dvc_file)
+    md5, path = output.md5, output.path
     if not md5.endswith(".dir"):
         return TrackedTree(path, md5, frozenset({path}), dvc_file, {path: md5})
     for manifest in _objects(repo, md5):

@@ -22,11 +22,12 @@ class Problem:
 class UserError(Exception):
     """Bad input. The CLI prints each problem on its own line and exits 1."""
 
-    def __init__(self, problems: Iterable[Problem] | Problem) -> None:
+    def __init__(self, problems: Iterable[Problem] | Problem, *, context: Iterable[str] = ()) -> None:
         items = [problems] if isinstance(problems, Problem) else list(problems)
         if not items:
             raise ValueError("UserError needs at least one problem")
         self.problems: list[Problem] = sorted(set(items))
+        self.context: list[str] = list(context)  # lines that explain the problems (e.g. a build log's tail)
         super().__init__("\n".join(str(p) for p in self.problems))
 
     @classmethod

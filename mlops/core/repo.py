@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Generic, TypeVar
 
 from mlops.core import yamlpos
-from mlops.core.errors import Problem, UserError
+from mlops.core.errors import Problem, UsageError, UserError, expected_one_of, no_environment_named, no_model_named
 from mlops.core.spec.environment import Environment
 from mlops.core.spec.load import validate
 from mlops.core.spec.model import ModelSpec
@@ -67,6 +67,54 @@ class Repository:
     def require_valid(self) -> None:
         if self.problems:
             raise UserError(self.problems)
+
+    # -- lookups: one wording and one exit code (1) for every verb ------------------------------------------
+
+    def require_model(self, name: str) -> Loaded[ModelSpec]:
+        """The loaded spec of model ``name``; its own problems when it did not load; else "no model named"."""
+        if name in self.models:
+            return self.models[name]
+        own = [p for p in self.problems if p.path.startswith(f"{MODELS}/{name}/")]
+        raise UserError(own or Problem(MODELS, 1, 1, no_model_named(name, self.model_dirs)))
+
+    def require_environment(self, name: str) -> Loaded[Environment]:
+        if name in self.environments:
+            return self.environments[name]
+        own = [p for p in self.problems if p.path == f"{ENVIRONMENTS}/{name}.yaml"]
+        raise UserError(own or Problem(ENVIRONMENTS, 1, 1, no_environment_named(name, self.environment_files)))
+
+    def require_record(self, ref: str | tuple[str, str]) -> Loaded[VersionRecord]:
+        """The record of ``MODEL@VERSION`` (or a (model, version) pair), checked as it loaded."""
+        model, version = parse_ref(ref) if isinstance(ref, str) else ref
+        self.require_model(model)
+        found = self.records.get(model, {}).get(version)
+        own = [p for p in self.problems if p.path == record_path(model, version)]
+        if own:
+            raise UserError(own)
+        if found is None:
+            known = expected_one_of(self.records.get(model, {}), limit=5,
+                                    empty=f"{model} has no version records yet (train one: `mlops train {model}`)")
+            raise UserError(Problem(f"{MODELS}/{model}/versions", 1, 1,
+                                    f"no version {version!r} of model {model!r}; {known}"))
+        return found
+
+    def newest_record(self, model: str) -> VersionRecord | None:
+        """The most recently created record of ``model`` (ties broken by version id)."""
+        return max((r.spec for r in self.records.get(model, {}).values()), key=lambda r: (r.created, r.version),
+                   default=None)
+
+
+def parse_ref(ref: str) -> tuple[str, str]:
+    """``MODEL@VERSION`` → (model, version); anything else is a usage error (exit 2)."""
+    model, sep, version = ref.partition("@")
+    if not sep or not model or not version or "@" in version:
+        raise UsageError(f"{ref!r} is not MODEL@VERSION (e.g. digits-cnn@20250101-1a2b3c4d)")
+    return model, version
+
+
+def record_path(model: str, version: str) -> str:
+    """Where the version record of ``model@version`` lives, relative to the repository root."""
+    return f"{MODELS}/{model}/versions/{version}.yaml"
 
 
 def _load(repo: Repository, path: Path, cls: type[T]) -> Loaded[T] | None:

@@ -15,15 +15,15 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from urllib.parse import unquote, urlparse
 
+from mlops.adapters.artifacts import fetch_verified
 from mlops.adapters.image import Built, ImageBuilder, ImageError
-from mlops.core.errors import Problem, UsageError, UserError, no_model_named
+from mlops.adapters.scm import try_open_scm
+from mlops.core.errors import UsageError
 from mlops.core.lineage import verify_artifact
 from mlops.core.repo import Repository
 from mlops.core.spec.record import VersionRecord
@@ -72,24 +72,6 @@ class ImageResult:
         return json.dumps(data, indent=2)
 
 
-def parse_ref(ref: str) -> tuple[str, str]:
-    model, sep, version = ref.partition("@")
-    if not sep or not model or not version:
-        raise UsageError(f"{ref!r} is not MODEL@VERSION (e.g. digits-cnn@20250101-1a2b3c4d)")
-    return model, version
-
-
-def find_record(repo: Repository, model: str, version: str) -> tuple[VersionRecord, Path]:
-    if model not in repo.models:
-        raise UserError(Problem("models", 1, 1, no_model_named(model, repo.models)))
-    loaded = repo.records.get(model, {}).get(version)
-    if loaded is None:
-        known = sorted(repo.records.get(model, {}))
-        raise UserError(Problem(f"models/{model}/versions", 1, 1, f"no version record {version!r} of {model}; "
-                                f"expected one of {known or 'the versions `mlops train` recorded (none yet)'}"))
-    return loaded.spec, repo.root / loaded.doc.path
-
-
 def registry_for(request: BuildRequest, repo: Repository) -> str:
     registry = request.registry
     if registry is None and request.pin:
@@ -103,23 +85,12 @@ def registry_for(request: BuildRequest, repo: Repository) -> str:
 def fetch_artifact(request: BuildRequest, record: VersionRecord, where: str) -> Path:
     """The artifact directory of ``record``, verified (every file and the digest) before it is used.
 
-    ``--artifact DIR`` wins; else the record's location: ``dvc://…`` through the DVC artifact store
-    (checked out or pulled from the remote), ``file://…`` as a directory.
+    ``--artifact DIR`` wins; else the record's location, through its store (see :func:`store_for`).
     """
-    uri = record.artifact.uri
-    if request.artifact is not None:
-        directory = request.artifact
-    elif uri.startswith("dvc://"):
-        from mlops.adapters.artifacts.dvc import DvcStore
-
-        return DvcStore(request.root, push=False).fetch(record.model, record.version, record)
-    elif uri.startswith("file://"):
-        directory = Path(unquote(urlparse(uri).path))
-    else:
-        raise UserError(Problem(where, 1, 1, f"artifact location {uri!r} is neither dvc:// nor file://; "
-                                             "pass --artifact DIR"))
-    verify_artifact(directory, record.artifact.digest, record.artifact.files, where=where)
-    return directory
+    if request.artifact is None:
+        return fetch_verified(request.root, record)
+    verify_artifact(request.artifact, record.artifact.digest, record.artifact.files, where=where)
+    return request.artifact
 
 
 def source_url(root: Path, explicit: str | None) -> str | None:
@@ -129,11 +100,8 @@ def source_url(root: Path, explicit: str | None) -> str | None:
     server, repository = os.environ.get("GITHUB_SERVER_URL"), os.environ.get("GITHUB_REPOSITORY")
     if server and repository:
         return _clean_url(f"{server.rstrip('/')}/{repository}")
-    try:
-        out = subprocess.run(["git", "-C", str(root), "config", "--get", "remote.origin.url"], capture_output=True,
-                             text=True, timeout=10, check=False).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return None
+    scm = try_open_scm(root)
+    out = scm.remote_url("origin") if scm is not None else None
     return _clean_url(out) if out else None
 
 
@@ -146,12 +114,11 @@ def _clean_url(url: str) -> str:
 
 
 def build_image(request: BuildRequest, builder: ImageBuilder, repo: Repository, log: Log = print) -> ImageResult:
-    model, version = parse_ref(request.ref)
-    record, record_file = find_record(repo, model, version)
-    rel = repo.rel(record_file)
-    if request.pin is not None and request.pin not in repo.environments:
-        raise UsageError(f"--pin {request.pin}: no environment of that name; "
-                         f"expected one of {sorted(repo.environments)}")
+    loaded = repo.require_record(request.ref)
+    record, rel = loaded.spec, loaded.doc.path
+    model, version, record_file = record.model, record.version, repo.root / rel
+    if request.pin is not None:
+        repo.require_environment(request.pin)
     if request.pin is not None and not request.push:
         raise UsageError("--pin needs --push: only a pushed image has the registry digest that render pins")
     registry = registry_for(request, repo)
@@ -212,4 +179,4 @@ def _env_links() -> list[str]:
     return [d for d in os.environ.get("MLOPS_WHEEL_LINKS", "").split(":") if d]
 
 
-__all__ = ["BuildRequest", "Built", "ImageResult", "build_image", "parse_ref"]
+__all__ = ["BuildRequest", "Built", "ImageResult", "build_image"]

@@ -12,11 +12,9 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Protocol
 
-from mlops.core import yamlpos
-from mlops.core.errors import Problem, UserError, no_environment_named, no_model_named
+from mlops.core.errors import Problem, UserError
 from mlops.core.policy import Subject, Verdict, gates_for, judge
 from mlops.core.repo import Repository
 from mlops.core.spec.record import VersionRecord
@@ -47,31 +45,10 @@ class Request:
     candidate: str | None = None
 
 
-def data_version(root: Path, dvc_file: str = "data.dvc") -> str:
-    """The md5 DVC recorded for the tracked data (``outs[0].md5`` of ``data.dvc``); '' when untracked."""
-    path = root / dvc_file
-    if not path.is_file():
-        return ""
-    outs = yamlpos.load(path, dvc_file).data.get("outs")
-    if isinstance(outs, list) and outs and isinstance(outs[0], dict) and isinstance(outs[0].get("md5"), str):
-        return str(outs[0]["md5"])
-    return ""
-
-
-def newest(records: Mapping[str, VersionRecord]) -> VersionRecord | None:
-    """The most recently created record (ties broken by version id)."""
-    return max(records.values(), key=lambda r: (r.created, r.version), default=None)
-
-
 def pick_candidate(repo: Repository, model: str, version: str | None) -> VersionRecord:
-    records = {v: loaded.spec for v, loaded in repo.records.get(model, {}).items()}
     if version is not None:
-        if version not in records:
-            known = ", ".join(sorted(records)) or "none"
-            raise UserError(Problem(f"models/{model}/versions", 1, 1, f"no version record {version!r} for model "
-                                                                      f"{model!r}; expected one of: {known}"))
-        return records[version]
-    record = newest(records)
+        return repo.require_record((model, version)).spec
+    record = repo.newest_record(model)
     if record is None:
         raise UserError(Problem(f"models/{model}/versions", 1, 1, f"model {model!r} has no version records; "
                                                                   f"train one first (`mlops train {model}`)"))
@@ -91,14 +68,6 @@ def baseline_record(repo: Repository, model: str, environment: str) -> VersionRe
     return record.spec
 
 
-def _check_names(repo: Repository, request: Request) -> None:
-    if request.model not in repo.models:
-        raise UserError(Problem("models", 1, 1, no_model_named(request.model, repo.models)))
-    if request.environment not in repo.environments:
-        raise UserError(Problem("environments", 1, 1, no_environment_named(request.environment,
-                                                                           repo.environments)))
-
-
 def _differences(computed: Mapping[str, float], recorded: Mapping[str, float]) -> list[str]:
     return [f"{name} {computed[name]:.6g} (record {recorded[name]:.6g})" for name in sorted(computed)
             if name in recorded and not math.isclose(computed[name], recorded[name], rel_tol=REL_TOL,
@@ -107,9 +76,8 @@ def _differences(computed: Mapping[str, float], recorded: Mapping[str, float]) -
 
 def evaluate(repo: Repository, request: Request, scorer: Scorer) -> Verdict:
     """The verdict on ``request.candidate`` (default: the newest record) for ``request.environment``."""
-    _check_names(repo, request)
-    spec = repo.model(request.model)
-    env = repo.environment(request.environment)
+    spec = repo.require_model(request.model).spec
+    env = repo.require_environment(request.environment).spec
     gates = gates_for(spec, env)
     names = sorted(set(spec.evaluation.metrics) | {g.metric for g, _ in gates})
     candidate = pick_candidate(repo, request.model, request.candidate)

@@ -4,34 +4,17 @@ its record, and compute the metrics on the current held-out test split of the mo
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
 import numpy as np
 
+from mlops.core.dvcmeta import data_version
 from mlops.core.errors import UserError
-from mlops.core.lineage import verify_artifact
 from mlops.core.repo import Repository
 from mlops.core.spec.record import VersionRecord
-from mlops.evaluate.evaluate import Unavailable, data_version
+from mlops.evaluate.evaluate import Unavailable
 
 BATCH = 4096
-
-
-def fetch_artifact(root: Path, record: VersionRecord) -> Path:
-    """The verified artifact directory named by the record's URI (``dvc://…`` or ``file://…``)."""
-    uri = record.artifact.uri
-    where = f"models/{record.model}/versions/{record.version}.yaml"
-    if uri.startswith("dvc://"):
-        from mlops.adapters.artifacts.dvc import DvcStore
-
-        return DvcStore(root, push=False).fetch(record.model, record.version, record)
-    if uri.startswith("file://"):
-        path = Path(unquote(urlsplit(uri).path))
-        verify_artifact(path, record.artifact.digest, record.artifact.files, where=where)
-        return path
-    raise Unavailable(f"artifact URI {uri!r} has a scheme this store does not read (expected dvc:// or file://)")
 
 
 class ArtifactScorer:
@@ -43,11 +26,11 @@ class ArtifactScorer:
         self._test: tuple[np.ndarray, np.ndarray, list[str], list[Any]] | None = None
 
     def data_version(self) -> str:
-        return data_version(self.repo.root)
+        return data_version(self.repo.root, required=False)
 
     def _split(self) -> tuple[np.ndarray, np.ndarray, list[str], list[Any]]:
         if self._test is None:
-            from mlops.adapters.artifacts.dvc import ensure_data
+            from mlops.adapters.artifacts import ensure_data
             from mlops.train.data import load_table
 
             loaded = self.repo.models[self.model]
@@ -61,11 +44,12 @@ class ArtifactScorer:
         return self._test
 
     def score(self, record: VersionRecord, metrics: Sequence[str]) -> dict[str, float]:
+        from mlops.adapters.artifacts import fetch_verified
         from mlops.adapters.artifacts.loader import load_verified
         from mlops.core.metrics import compute
 
         try:
-            directory = fetch_artifact(self.repo.root, record)
+            directory = fetch_verified(self.repo.root, record)
         except UserError as exc:
             raise Unavailable(str(exc.problems[0].message)) from None
         predictor = load_verified(directory, record)

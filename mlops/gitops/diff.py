@@ -9,15 +9,14 @@ notable changes, the unified diff) for the pull-request report; :meth:`ManifestD
 from __future__ import annotations
 
 import difflib
-import io
 import json
-import tarfile
 import tempfile
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mlops.adapters.scm import open_scm
 from mlops.core.errors import Problem, UsageError, UserError
 from mlops.render import kubernetes_environments, load_renderable, render_repository
 from mlops.render.templates import parse_yaml
@@ -73,43 +72,14 @@ class ManifestDiff:
 
 # --- git ------------------------------------------------------------------------------------------------
 
-def _repo(root: Path) -> Any:
-    import git
-
-    try:
-        return git.Repo(root, search_parent_directories=True)
-    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
-        raise UsageError(f"{root} is not inside a git repository; `mlops diff` compares git revisions") from None
-
-
-def _commit(repo: Any, ref: str) -> str:
-    import git
-
-    try:
-        return str(repo.commit(ref).hexsha)
-    except (git.BadName, ValueError, git.GitCommandError):
-        raise UsageError(f"unknown git revision {ref!r}; expected a branch, tag or commit "
-                         "(fetch it first, e.g. `git fetch origin main`)") from None
-
-
 def export(root: Path, ref: str, dest: Path) -> Path:
     """Extract ``models/`` and ``environments/`` of revision ``ref`` under ``dest``; returns the repo root there."""
-    repo = _repo(root)
-    sha = _commit(repo, ref)
-    top = Path(repo.working_tree_dir or root).resolve()
-    prefix = root.resolve().relative_to(top).as_posix()
-    prefix = "" if prefix == "." else prefix + "/"
-    wanted = [f"{prefix}models", f"{prefix}environments"]
-    present = repo.git.ls_tree("--name-only", sha, "--", *wanted).split()
-    if f"{prefix}environments" not in present:
+    scm = open_scm(root)
+    sha = scm.require(ref)
+    if "environments" not in scm.list_paths(sha, ["models", "environments"]):
         raise UserError(Problem("environments", 1, 1, f"revision {ref} ({sha[:12]}) has no environments/ directory; "
                                                       "expected an mlops repository at that revision"))
-    buf = io.BytesIO()
-    repo.archive(buf, sha, path=present, format="tar")
-    buf.seek(0)
-    with tarfile.open(fileobj=buf, mode="r:") as tar:
-        tar.extractall(dest, filter="data")
-    return dest / prefix
+    return scm.export(sha, ["models", "environments"], dest)
 
 
 # --- rendering and comparing --------------------------------------------------------------------------------
@@ -128,7 +98,7 @@ def _rendered(root: Path, ref: str | None, envs: Sequence[str] | None) -> tuple[
         return WORKING_TREE, _render_side(root, WORKING_TREE, envs)
     with tempfile.TemporaryDirectory(prefix="mlops-diff-") as tmp:
         side_root = export(root, ref, Path(tmp))
-        sha = _commit(_repo(root), ref)
+        sha = open_scm(root).require(ref)
         label = f"{ref} ({sha[:12]})" if not sha.startswith(ref) else sha[:12]
         return label, _render_side(side_root, f"revision {label}", envs)
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from mlops.core.checks import check_environments, check_model
-from mlops.core.errors import Problem, UsageError, UserError, no_environment_named, no_model_named
+from mlops.core.errors import Problem, UsageError, UserError
 from mlops.core.repo import Loaded, Repository, load_repository
 from mlops.core.spec.environment import Environment
 from mlops.render import kvalidate, pss
@@ -124,9 +124,7 @@ class Renderer:
         return RenderedEnvironment(name, spec.kubernetes.namespace, version, pins, files)
 
     def kubernetes_env(self, name: str) -> Loaded[Environment]:
-        loaded = self.repo.environments.get(name)
-        if loaded is None:
-            raise UsageError(no_environment_named(name, self.repo.environments))
+        loaded = self.repo.require_environment(name)
         if loaded.spec.target != "kubernetes":
             raise UsageError(f"environment {name!r} targets {loaded.spec.target!r}; only 'kubernetes' "
                              "environments have manifests")
@@ -162,8 +160,7 @@ def render_repository(repo: Repository, envs: Sequence[str] | None = None,
     renderer = Renderer(repo)
     names = list(envs) if envs else kubernetes_environments(repo)
     if model is not None:
-        if model not in repo.models:
-            raise UsageError(no_model_named(model, repo.models))
+        repo.require_model(model)
         if envs:
             for name in names:
                 pins = renderer.kubernetes_env(name).spec.pins

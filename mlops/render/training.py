@@ -23,7 +23,7 @@ import hashlib
 import re
 from typing import Any
 
-from mlops.core.errors import UsageError, UserError, no_model_named
+from mlops.core.errors import UsageError, UserError
 from mlops.core.repo import Repository
 from mlops.core.spec.runtime import UID
 from mlops.render.objects import MANAGED_BY, PART_OF
@@ -99,8 +99,7 @@ def render_training_job(repo: Repository, model: str, version_label: str, image:
     ``training.nodes`` when it has one, else 1; ``secret`` is the Secret whose keys the pods get as
     environment variables (optional).
     """
-    if model not in repo.models:
-        raise UsageError(no_model_named(model, repo.models))
+    repo.require_model(model)
     if secret is not None and (len(secret) > 253 or not _SUBDOMAIN.match(secret)):
         raise UsageError(f"secret {secret!r} is not a Secret name; expected a DNS subdomain like 'dvc-remote'")
     if env is None:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mlops.core import yamlpos
+from mlops.adapters.scm import Scm
+from mlops.core.dvcmeta import DATA_POINTER, data_version_of
 from mlops.core.errors import Problem, UsageError, UserError
 from mlops.core.policy import Verdict
 from mlops.core.repo import Repository
@@ -75,52 +75,31 @@ def read_verdicts(directory: Path) -> dict[tuple[str, str], Verdict]:
     return {k: v for k, (v, _) in found.items()}
 
 
-def git(root: Path, *args: str) -> str | None:
-    """stdout of a git command in ``root``, or None when git fails (not a repository, unknown revision)."""
-    try:
-        out = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, check=False)
-    except OSError:
-        return None
-    return out.stdout if out.returncode == 0 else None
-
-
-def resolve_base(root: Path, base: str | None, env: Mapping[str, str], event_base: str | None) -> str | None:
-    """``--base``, else the event's base commit, else ``origin/$GITHUB_BASE_REF`` — the first git knows."""
-    candidates = [base] if base else [event_base, f"origin/{env['GITHUB_BASE_REF']}"
-                                      if env.get("GITHUB_BASE_REF") else None]
-    for ref in candidates:
-        if ref and git(root, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}") is not None:
-            return ref
+def resolve_base(scm: Scm | None, base: str | None, env: Mapping[str, str], event_base: str | None) -> str | None:
+    """``--base`` (which git must know), else the event's base commit, else ``origin/$GITHUB_BASE_REF`` — the
+    first git knows."""
     if base:
-        raise UsageError(f"--base {base}: no such revision (fetch it first, e.g. `git fetch origin main`)")
-    return None
+        if scm is None:
+            raise UsageError(f"--base {base}: the repository is not a git clone; expected one to compare with")
+        scm.require(base)
+        return base
+    candidates = [event_base, f"origin/{env['GITHUB_BASE_REF']}" if env.get("GITHUB_BASE_REF") else None]
+    return next((ref for ref in candidates if ref and scm is not None and scm.resolve(ref) is not None), None)
 
 
-def changed_models(root: Path, base: str) -> set[str]:
+def changed_models(scm: Scm, base: str) -> set[str]:
     """Models whose files differ between the merge base with ``base`` and the working tree (untracked included)."""
-    merge_base = (git(root, "merge-base", base, "HEAD") or "").strip() or base
-    out = (git(root, "diff", "--name-only", "--relative", merge_base, "--", "models") or "")
-    out += git(root, "ls-files", "--others", "--exclude-standard", "--", "models") or ""
-    return {line.split("/")[1] for line in out.splitlines() if line.startswith("models/") and line.count("/") >= 2}
+    since = scm.merge_base(base) or base
+    return {c.path.split("/")[1] for c in scm.changed(since, paths=["models"], untracked=True)
+            if c.path.count("/") >= 2}
 
 
-def dvc_md5(text: str) -> str:
-    try:
-        data = yamlpos.parse(text, "data.dvc").data if text.strip() else None
-    except UserError:
-        return ""
-    outs = data.get("outs") if isinstance(data, dict) else None
-    if isinstance(outs, list) and outs and isinstance(outs[0], dict):
-        return str(outs[0].get("md5", ""))
-    return ""
-
-
-def data_change(root: Path, base: str) -> tuple[str, str] | None:
-    top = (git(root, "rev-parse", "--show-prefix") or "").strip()
-    before = git(root, "show", f"{base}:{top}data.dvc")
-    head_file = root / "data.dvc"
+def data_change(scm: Scm, base: str) -> tuple[str, str] | None:
+    """The data version (``data.dvc`` md5) at ``base`` → in the working tree, when it changed."""
+    before = scm.read(base, DATA_POINTER) or b""
+    head_file = scm.root / DATA_POINTER
     after = head_file.read_text("utf-8") if head_file.is_file() else ""
-    old, new = dvc_md5(before or ""), dvc_md5(after)
+    old, new = data_version_of(before.decode("utf-8", "replace")), data_version_of(after)
     return (old, new) if old != new else None
 
 
@@ -160,13 +139,16 @@ def model_report(repo: Repository, model: str, verdicts: Mapping[tuple[str, str]
 
 
 def collect(repo: Repository, verdicts: Mapping[tuple[str, str], Verdict], base: str | None,
-            head: str = "") -> ReportData:
-    changed = changed_models(repo.root, base) if base else set()
+            head: str = "", scm: Scm | None = None) -> ReportData:
+    """What the report shows; ``scm`` (the repository's git, when it has one) gives the diffs against ``base``."""
+    base = base if scm is not None else None
+    changed = changed_models(scm, base) if scm is not None and base else set()
     names = sorted({m for m, _ in verdicts} | (changed & set(repo.models)))
     models = [model_report(repo, m, verdicts, m in changed) for m in names]
     notes = [f"verdict for unknown model {m!r} ignored" for m in sorted({m for m, _ in verdicts} - set(repo.models))]
     models = [m for m in models if m.model in repo.models]
     if base is None:
         return ReportData(models, head, "", None, None, "", "no base revision to compare with (pass --base)", notes)
+    assert scm is not None
     lines, unified, note = manifest_summary(repo.root, base)
-    return ReportData(models, head, base, data_change(repo.root, base), lines, unified, note, notes)
+    return ReportData(models, head, base, data_change(scm, base), lines, unified, note, notes)

@@ -1,17 +1,28 @@
-"""Publish the report: the PR comment (updated in place), the ``mlops/gates`` commit status, the fork notice."""
+"""Publish the report: the PR comment (updated in place), the ``mlops/gates`` commit status, the fork notice.
+
+:func:`publish` is the whole of ``mlops report``: it reads the event, decides the base revision and the
+pull request, and runs one of the three modes; the CLI only parses arguments and prints.
+"""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from mlops.adapters.forge import Forge, ForgeError, StatusState, read_event, short_description, upsert_comment
+from mlops.adapters.scm import Scm, try_open_scm
+from mlops.core.atomic import write_text
 from mlops.core.errors import UsageError
 from mlops.core.policy import Verdict
-from mlops.core.repo import Repository
-from mlops.report.collect import git, required
+from mlops.core.repo import Repository, load_repository
+from mlops.report.collect import collect, read_verdicts, required, resolve_base
+from mlops.report.markdown import MARKER, render
+
+Mode = Literal["comment", "status", "fork-notice"]
+Say = Callable[[str], None]
 
 STATUS_CONTEXT = "mlops/gates"
 FORK_MARKER = "<!-- mlops-fork-notice -->"
@@ -34,7 +45,7 @@ def parse_pr(value: str | None) -> int | None:
     return int(value)
 
 
-def find_target(root: Path, forge: Forge, pr: int | None, env: Mapping[str, str] | None = None) -> Target:
+def find_target(scm: Scm | None, forge: Forge, pr: int | None, env: Mapping[str, str] | None = None) -> Target:
     """``--pr``, else the event's pull request, else the open pull request of the event's or current branch."""
     env = os.environ if env is None else env
     if pr is not None:
@@ -43,9 +54,8 @@ def find_target(root: Path, forge: Forge, pr: int | None, env: Mapping[str, str]
     if event is not None and event.pr is not None:
         return Target(event.pr)
     branch = event.branch if event is not None else None
-    if branch is None:
-        name = (git(root, "rev-parse", "--abbrev-ref", "HEAD") or "").strip()
-        branch = name if name and name != "HEAD" else None
+    if branch is None and scm is not None:
+        branch = scm.branch()
     if branch is None:
         return Target(None, "no pull request: no --pr, no pull request in the event, and no branch checked out")
     found = forge.find_open_pr(branch)
@@ -54,12 +64,12 @@ def find_target(root: Path, forge: Forge, pr: int | None, env: Mapping[str, str]
     return Target(found.number)
 
 
-def head_sha(root: Path, env: Mapping[str, str] | None = None) -> str:
+def head_sha(scm: Scm | None, env: Mapping[str, str] | None = None) -> str:
     env = os.environ if env is None else env
     event = read_event(env)
     if event is not None and event.head_sha:
         return event.head_sha
-    return (git(root, "rev-parse", "HEAD") or "").strip()
+    return (scm.head() if scm is not None else None) or ""
 
 
 def post_comment(forge: Forge, pr: int, marker: str, body: str) -> str:
@@ -120,3 +130,91 @@ def fork_notice(pr: int, workflow: str = "pr.yml") -> str:
 
 def permission_denied(exc: ForgeError) -> bool:
     return exc.status in (401, 403, 404)
+
+
+@dataclass(frozen=True)
+class ReportRequest:
+    """``mlops report``'s arguments."""
+
+    root: Path
+    mode: Mode = "comment"
+    verdicts: Path | None = None
+    pr: str | None = None
+    out: Path | None = None
+    base: str | None = None
+    sha: str | None = None
+    workflow: str = "pr.yml"
+
+
+@dataclass(frozen=True)
+class Published:
+    """What ``mlops report`` did: the markdown (comment mode), and one line per action for the log."""
+
+    markdown: str = ""
+    lines: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+
+def _valid_repo(root: Path) -> Repository:
+    repo = load_repository(root)
+    repo.require_valid()
+    return repo
+
+
+def _verdicts(request: ReportRequest) -> dict[tuple[str, str], Verdict]:
+    return read_verdicts(request.verdicts) if request.verdicts is not None else {}
+
+
+def publish(request: ReportRequest, forge: Forge, env: Mapping[str, str] | None = None) -> Published:
+    """Run one mode of ``mlops report`` against ``forge``."""
+    env = os.environ if env is None else env
+    scm = try_open_scm(request.root)
+    if request.mode == "fork-notice":
+        return _fork_notice(request, forge, scm, env)
+    if request.mode == "status":
+        return _status(request, forge, env)
+    return _comment(request, forge, scm, env)
+
+
+def _comment(request: ReportRequest, forge: Forge, scm: Scm | None, env: Mapping[str, str]) -> Published:
+    pr = parse_pr(request.pr)
+    repo = _valid_repo(request.root)
+    event = read_event(env)
+    base = resolve_base(scm, request.base, env, event.base_sha if event else None)
+    markdown = render(collect(repo, _verdicts(request), base, head_sha(scm, env), scm))
+    out = request.out
+    if out is not None and not (out.is_file() and out.read_text("utf-8") == markdown):
+        write_text(out, markdown)
+    target = find_target(scm, forge, pr, env)
+    if target.pr is None:
+        return Published(markdown, (f"not posted ({target.why})",))
+    return Published(markdown, (post_comment(forge, target.pr, MARKER, markdown),))
+
+
+def _status(request: ReportRequest, forge: Forge, env: Mapping[str, str]) -> Published:
+    if request.verdicts is None:
+        raise UsageError("--status needs --verdicts DIR (the verdicts of `mlops evaluate`)")
+    event = read_event(env)
+    sha = request.sha or (event.head_sha if event else None)
+    if not sha:
+        raise UsageError("--status needs --sha SHA (or a pull request event)")
+    state, description = gate_status(_valid_repo(request.root), _verdicts(request))
+    forge.set_status(sha, state, STATUS_CONTEXT, description, run_url(env))
+    return Published("", (f"{STATUS_CONTEXT} = {state} on {sha[:12]}: {description}",))
+
+
+def _fork_notice(request: ReportRequest, forge: Forge, scm: Scm | None, env: Mapping[str, str]) -> Published:
+    target = find_target(scm, forge, parse_pr(request.pr), env)
+    if target.pr is None:
+        raise UsageError(f"--fork-notice needs --pr N ({target.why})")
+    body = fork_notice(target.pr, request.workflow)
+    try:
+        return Published(body, (post_comment(forge, target.pr, FORK_MARKER, body),))
+    except ForgeError as exc:
+        if not permission_denied(exc):
+            raise
+        # a fork's pull_request run has a read-only token: say it in the run instead of failing it
+        return Published(body, (), (f"pull request #{target.pr} comes from a fork: a maintainer must start "
+                                    f"training with workflow_dispatch of {request.workflow} (the comment could "
+                                    f"not be posted: {exc.problems[0].message})",))
+

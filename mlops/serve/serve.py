@@ -14,14 +14,13 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import unquote, urlparse
 
 from pydantic import ValidationError
 
 from mlops.core import yamlpos
-from mlops.core.errors import Problem, UsageError, UserError
+from mlops.core.errors import Problem, UserError
 from mlops.core.lineage import verify_artifact
-from mlops.core.repo import Loaded, record_problems
+from mlops.core.repo import Loaded, parse_ref, record_problems
 from mlops.core.spec.load import validate
 from mlops.core.spec.model import TensorSpec
 from mlops.core.spec.record import VersionRecord
@@ -39,42 +38,16 @@ class Target:
     base: Path  # relative prediction-log sinks resolve against this directory
 
 
-def parse_ref(ref: str) -> tuple[str, str]:
-    model, sep, version = ref.partition("@")
-    if not sep or not model or not version:
-        raise UsageError(f"{ref!r} is not MODEL@VERSION (e.g. digits-cnn@20250101-abcd1234)")
-    return model, version
-
-
-def _fetch(root: Path, record: VersionRecord) -> Path:
-    from mlops.adapters.artifacts.dvc import SCHEME, DvcStore
-    from mlops.adapters.artifacts.store import DirectoryStore
-
-    uri = record.artifact.uri
-    if uri.startswith(SCHEME):
-        return DvcStore(root, push=False).fetch(record.model, record.version, record)
-    if uri.startswith("file://"):
-        path = Path(unquote(urlparse(uri).path))
-        return DirectoryStore(path.parent.parent).fetch(record.model, record.version, record)
-    raise UserError.at(f"models/{record.model}/versions/{record.version}.yaml",
-                       f"artifact.uri {uri!r} has no store here; expected dvc://… or file://…")
-
-
 def from_repo(root: Path, ref: str) -> Target:
+    from mlops.adapters.artifacts import fetch_verified
     from mlops.core.repo import load_repository
 
     model, version = parse_ref(ref)
     repo = load_repository(root, only_models={model})
-    where = f"models/{model}/versions/{version}.yaml"
-    if model not in repo.model_dirs:
-        raise UserError.at("models", f"no model {model!r}; expected one of: {', '.join(repo.model_dirs) or 'none'}")
+    loaded = repo.require_record((model, version))
     repo.require_valid()
-    records = repo.records.get(model, {})
-    if version not in records:
-        known = ", ".join(sorted(records)) or "none yet (train one with `mlops train`)"
-        raise UserError.at(where, f"no version record for {model}@{version}; known versions: {known}")
-    record, spec = records[version].spec, repo.model(model)
-    artifact = _fetch(repo.root, record)
+    record, spec, where = loaded.spec, repo.model(model), loaded.doc.path
+    artifact = fetch_verified(repo.root, record)
     config = RuntimeConfig.model_validate(runtime_config(spec, version, "local", record.artifact.digest))
     return Target(artifact, record, where, config, repo.root)
 

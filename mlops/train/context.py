@@ -10,8 +10,9 @@ from typing import Any
 import torch
 
 import mlops
-from mlops.adapters.artifacts.dvc import changed_since_dvc, ensure_data
-from mlops.core.errors import Problem, UserError, no_model_named
+from mlops.adapters.artifacts import data_changed, ensure_data
+from mlops.core.dvcmeta import data_version
+from mlops.core.errors import UserError
 from mlops.core.spec.model import ModelSpec
 from mlops.core.yamlpos import Document
 from mlops.train import facts
@@ -100,8 +101,8 @@ def prepare(root: Path, model: str, spec: ModelSpec, doc: Document, *, device: s
     if not ensure_data(root, spec.data.path, wait_s=600.0 if group is not None and group.local_rank else 0.0):
         raise UserError(doc.problem(("data", "path"), f"{spec.data.path} is not in the data DVC tracks "
                                                       "(data.dvc); expected the file there after `dvc pull`"))
-    data_md5 = facts.data_md5(root)
-    changed = changed_since_dvc(root, spec.data.path, data_md5)
+    data_md5 = data_version(root)
+    changed = data_changed(root, spec.data.path, data_md5)
     if changed:
         raise UserError(doc.problem(("data", "path"), changed))
     table = load_table(data_file, spec, doc)
@@ -116,7 +117,3 @@ def software() -> dict[str, Any]:
     return {"python": platform.python_version(), "torch": torch.__version__,
             "cuda": torch.version.cuda if torch.cuda.is_available() else None, "mlops": mlops.__version__}
 
-
-def check_model_exists(root: Path, model: str, known: list[str]) -> None:
-    if model not in known:
-        raise UserError(Problem("models", 1, 1, no_model_named(model, known)))

@@ -6,12 +6,10 @@ import hashlib
 import os
 import platform
 import socket
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlops.core import yamlpos
-from mlops.core.errors import Problem, UserError
+from mlops.adapters.scm import try_open_scm
 
 UNKNOWN_COMMIT = "unknown"
 
@@ -28,31 +26,17 @@ def sha256_file(path: Path) -> str:
 
 
 def git_state(root: Path) -> tuple[str, bool]:
-    """(HEAD commit, dirty) of the repository at ``root``; ("unknown", True) outside git."""
-    try:
-        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
-                              timeout=30, check=True).stdout.strip()
-        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
-                                capture_output=True, text=True, timeout=60, check=True).stdout
-    except (OSError, subprocess.SubprocessError):
+    """(HEAD commit, dirty) of the repository at ``root``; ("unknown", True) outside git or before a commit."""
+    scm = try_open_scm(root)
+    head = scm.head() if scm is not None else None
+    if scm is None or head is None:
         return UNKNOWN_COMMIT, True
-    return head, bool(status.strip())
+    return head, scm.dirty()
 
 
 def code_facts(root: Path, model_py: Path) -> CodeFacts:
     commit, dirty = git_state(root)
     return CodeFacts(commit, dirty, sha256_file(model_py))
-
-
-def data_md5(root: Path) -> str:
-    """The DVC md5 of the tracked data directory (``outs[0].md5`` of ``data.dvc``)."""
-    doc = yamlpos.load(root / "data.dvc", "data.dvc")
-    outs = doc.data.get("outs") if isinstance(doc.data, dict) else None
-    md5 = outs[0].get("md5") if isinstance(outs, list) and outs and isinstance(outs[0], dict) else None
-    if not isinstance(md5, str):
-        raise UserError(Problem("data.dvc", 1, 1, "expected 'outs' with one tracked directory and its md5 "
-                                                  "(run `dvc add data`)"))
-    return md5
 
 
 def cpu_model() -> str:

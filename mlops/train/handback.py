@@ -31,6 +31,7 @@ from typing import Any
 import yaml
 
 from mlops.core import atomic
+from mlops.core.dvcmeta import pointer_output
 from mlops.core.errors import Problem, UserError
 from mlops.core.spec.record import VersionRecord, record_digest
 
@@ -150,14 +151,12 @@ def _check_pointer(text: str, where: str, record: VersionRecord) -> None:
         data: Any = yaml.safe_load(text)
     except yaml.YAMLError:
         data = None
-    outs = data.get("outs") if isinstance(data, dict) else None
-    out = outs[0] if isinstance(outs, list) and len(outs) == 1 and isinstance(outs[0], dict) else {}
-    md5 = out.get("md5")
-    if out.get("path") != record.version or not (isinstance(md5, str) and md5.endswith(".dir")):
+    out = pointer_output(data, single=True)
+    if out is None or out.path != record.version or not out.md5.endswith(".dir"):
         raise _refuse(where, f"the handed-back DVC pointer does not track the directory {record.version}; "
                              "expected `dvc add`'s pointer of the artifact")
-    if out.get("nfiles") is not None and out.get("nfiles") != len(record.artifact.files):
-        raise _refuse(where, f"the DVC pointer tracks {out.get('nfiles')} files but the record lists "
+    if out.nfiles is not None and out.nfiles != len(record.artifact.files):
+        raise _refuse(where, f"the DVC pointer tracks {out.nfiles} files but the record lists "
                              f"{len(record.artifact.files)}")
 
 
@@ -178,7 +177,7 @@ def _ignore(versions: Path, version: str) -> None:
 
 def accept(root: Path, model: str, files: Mapping[str, str], *, fetch: bool = True) -> Accepted:
     """Check the handed-back ``files`` and write them into ``root`` (see the module docstring)."""
-    from mlops.adapters.artifacts.dvc import DvcStore
+    from mlops.adapters.artifacts import fetch_verified
     from mlops.train.record import write_once
 
     record, rel, pointer = check_record(model, files)
@@ -198,7 +197,7 @@ def accept(root: Path, model: str, files: Mapping[str, str], *, fetch: bool = Tr
         wrote_pointer = True
     try:
         if fetch:
-            DvcStore(root).fetch(model, record.version, record)
+            fetch_verified(root, record)
     except BaseException as exc:
         if wrote_pointer:
             pointer_path.unlink(missing_ok=True)

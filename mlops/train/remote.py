@@ -38,6 +38,7 @@ from mlops.adapters.cluster import (
     open_target,
 )
 from mlops.core.errors import UsageError
+from mlops.core.repo import Repository
 from mlops.render.training import render_training_job
 from mlops.train.facts import UNKNOWN_COMMIT, git_state
 from mlops.train.handback import BEGIN, Collector, accept
@@ -78,7 +79,8 @@ def train_on_cluster(root: Path, model: str, *, target: str = "kubernetes", imag
                      namespace: str | None = None, follow: bool = True, env: str | None = None,
                      context: str | None = None, label: str | None = None, timeout_s: float | None = None,
                      train_args: Sequence[str] = (), poll_s: float = 1.0, cluster: ClusterTarget | None = None,
-                     secret: str | None = None, fetch: bool = True, out: TextIO | None = None) -> int:
+                     secret: str | None = None, fetch: bool = True, out: TextIO | None = None,
+                     repo: Repository | None = None) -> int:
     """Render, submit and (with ``follow``) follow ``model``'s training Job; 0 when it succeeded and its
     version record was written here, else 1.
 
@@ -87,7 +89,8 @@ def train_on_cluster(root: Path, model: str, *, target: str = "kubernetes", imag
     targets Kubernetes); ``context`` is the kubeconfig context; ``train_args`` are added to each pod's
     ``mlops train`` command line (e.g. ``["--epochs", "2"]``); ``poll_s`` is how often the status is read;
     ``cluster`` replaces the target (tests); ``secret`` (else ``$MLOPS_TRAINING_SECRET``) names the Secret
-    the pods get as environment variables; ``fetch`` pulls the handed-back artifact and verifies it.
+    the pods get as environment variables; ``fetch`` pulls the handed-back artifact and verifies it;
+    ``repo`` is the repository as the command already loaded and validated it.
     """
     stream = out or sys.stdout
     if "--no-push" in train_args:
@@ -100,7 +103,7 @@ def train_on_cluster(root: Path, model: str, *, target: str = "kubernetes", imag
             raise UsageError(f"--image is required with --target {target} (or set {IMAGE_ENV}): the training "
                              "image that holds this repository's code")
         image = LOCAL_IMAGE
-    repo = load_valid(root)
+    repo = repo if repo is not None else load_valid(root)
     manifests = render_training_job(repo, model, label or run_label(root), image, env=env, secret=secret)
     for manifest in manifests:
         if namespace:

@@ -17,7 +17,6 @@ from typing import Any
 
 import torch
 
-from mlops.core.errors import Problem, UserError, expected_one_of, no_model_named
 from mlops.core.spec.model import ModelSpec
 from mlops.core.spec.record import VersionRecord
 from mlops.train import checkpoint, facts
@@ -43,14 +42,6 @@ class Reproduction:
         return {"model": self.model, "version": self.version, "identical": self.identical,
                 "expected_digest": self.expected, "actual_digest": self.actual,
                 "differences": self.differences, "metrics": self.metrics}
-
-
-def parse_target(target: str) -> tuple[str, str]:
-    model, sep, version = target.partition("@")
-    if not sep or not model or not version:
-        raise UserError(Problem("command line", 1, 1, f"{target!r} is not MODEL@VERSION; expected e.g. "
-                                                      "digits-cnn@20250101-abcdef12"))
-    return model, version
 
 
 def spec_from_record(current: ModelSpec, record: VersionRecord) -> ModelSpec:
@@ -87,20 +78,12 @@ def input_differences(record: VersionRecord, data_md5: str, code: facts.CodeFact
 
 
 def reproduce(root: Path, target: str, *, quiet: bool = False, bar: bool | None = None) -> Reproduction:
-    from mlops.core.repo import load_repository
+    from mlops.core.repo import load_repository, parse_ref
 
     root = root.resolve()
-    model, version = parse_target(target)
+    model, version = parse_ref(target)
     repo = load_repository(root, only_models={model})
-    if model not in repo.model_dirs:
-        raise UserError(Problem("models", 1, 1, no_model_named(model, repo.model_dirs)))
-    loaded = repo.records.get(model, {}).get(version)
-    if loaded is None:
-        known = expected_one_of(repo.records.get(model, {}), limit=5,
-                                empty=f"{model} has no version records yet (train one with `mlops train {model}`)")
-        problems = [p for p in repo.problems if p.path.startswith(f"models/{model}/versions/{version}")]
-        raise UserError(problems or Problem(f"models/{model}/versions", 1, 1, f"no version record {version}.yaml; "
-                                                                              f"{known}"))
+    loaded = repo.require_record((model, version))
     repo.require_valid()
     record = loaded.spec
     spec = spec_from_record(repo.model(model), record)

@@ -18,13 +18,13 @@ from typing import Any
 
 import torch
 
-from mlops.adapters.artifacts.dvc import DvcStore
+from mlops.adapters.artifacts import ArtifactStore, default_store
 from mlops.adapters.artifacts.loader import load_unverified_for_training
 from mlops.adapters.artifacts.signature import Signature
-from mlops.adapters.artifacts.store import ArtifactStore
 from mlops.core import metrics as metric_fns
 from mlops.core.errors import Problem, UserError
 from mlops.core.lineage import hash_artifact, version_id
+from mlops.core.repo import Repository
 from mlops.core.spec.model import Data
 from mlops.core.spec.record import VersionRecord
 from mlops.train import checkpoint, facts
@@ -184,26 +184,19 @@ def record_body(ctx: Context, built: Built, version: str, uri: str, created: dat
     }
 
 
-def _latest(root: Path, model: str) -> str | None:
-    from mlops.core.repo import load_repository
+def train(root: Path, model: str, options: TrainOptions | None = None, *,
+          repo: Repository | None = None) -> TrainResult | None:
+    """Train and record ``model``; None in the non-zero ranks of a torchrun group (rank 0 records).
 
-    records = load_repository(root, only_models={model}).records.get(model, {})
-    if not records:
-        return None
-    return max(records.values(), key=lambda r: (r.spec.created, r.spec.version)).spec.version
-
-
-def train(root: Path, model: str, options: TrainOptions | None = None) -> TrainResult | None:
-    """Train and record ``model``; None in the non-zero ranks of a torchrun group (rank 0 records)."""
-    from mlops.validate.validate import validate
+    ``repo`` is the repository as the command loaded and validated it (loaded here when not given).
+    """
+    from mlops.validate.validate import load_valid
 
     options = options or TrainOptions()
     root = root.resolve()
     started = time.perf_counter()
-    checked = validate(root, {model})
-    if checked.problems:
-        raise UserError(checked.problems)
-    loaded = checked.repo.models[model]
+    repo = repo if repo is not None else load_valid(root, {model})
+    loaded = repo.require_model(model)
     reporter = Reporter(model, bar=options.bar, quiet=options.quiet)
     spec = with_epochs(loaded.spec, options.epochs)
     group = group_env()
@@ -218,7 +211,7 @@ def train(root: Path, model: str, options: TrainOptions | None = None) -> TrainR
     now = datetime.now(UTC)
     version = version_id(built.digest, now)
     rel = f"models/{model}/versions/{version}.yaml"
-    existing = checked.repo.records.get(model, {}).get(version)
+    existing = repo.records.get(model, {}).get(version)
     if existing is not None or (root / rel).exists():
         if existing is None or existing.spec.artifact.digest != built.digest:
             raise UserError(Problem(rel, 1, 1, "a different version record already exists under this version id"))
@@ -226,8 +219,9 @@ def train(root: Path, model: str, options: TrainOptions | None = None) -> TrainR
         reporter.log(f"{model}@{version} is already recorded with this exact artifact; nothing new to record")
         return TrainResult(model, version, built.digest, built.metrics, rel, existing.spec.artifact.uri, False,
                            built.resumed, time.perf_counter() - started, existing.spec)
-    store = options.store or DvcStore(root, push=options.push)
-    parent = _latest(root, model)
+    store = options.store or default_store(root, push=options.push)
+    newest = repo.newest_record(model)
+    parent = newest.version if newest is not None else None
     uri = store.put(model, version, built.directory)
     built = Built(**{**built.__dict__, "seconds": time.perf_counter() - started})
     record, text = finalize(record_body(ctx, built, version, uri, now, parent))
@@ -237,10 +231,3 @@ def train(root: Path, model: str, options: TrainOptions | None = None) -> TrainR
     return TrainResult(model, version, built.digest, built.metrics, rel, uri, True, built.resumed,
                        built.seconds, record)
 
-
-def backend_of(root: Path, model: str) -> str:
-    """``training.backend`` of the model's spec ("local" when the spec cannot be read: train reports why)."""
-    from mlops.core.repo import load_repository
-
-    loaded = load_repository(root.resolve(), only_models={model}).models.get(model)
-    return loaded.spec.training.backend if loaded is not None else "local"

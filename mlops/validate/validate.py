@@ -43,9 +43,10 @@ def validate(root: Path, models: set[str] | None = None) -> Validation:
     return Validation(repo, sorted(set(problems)))
 
 
-def load_valid(root: Path) -> Repository:
-    """The repository, or a :class:`UserError` listing every problem (for verbs that need valid input)."""
-    result = validate(root)
+def load_valid(root: Path, models: set[str] | None = None) -> Repository:
+    """The repository (``models`` only, when given), or a :class:`UserError` listing every problem (for
+    verbs that need valid input)."""
+    result = validate(root, models)
     if result.problems:
         raise UserError(result.problems)
     return result.repo

@@ -51,4 +51,4 @@ def test_cli_unknown_base_is_a_usage_error(git_repo: Path) -> None:
     (git_repo / "models/digits-cnn/versions/20261201-aaaaaaaa.yaml").unlink()
     result = run_cli("validate", "--repo", str(git_repo), "--base", "no-such-ref")
     assert result.code == 2
-    assert "no such revision" in result.err and "Traceback" not in result.err
+    assert "unknown git revision 'no-such-ref'" in result.err and "Traceback" not in result.err

@@ -21,11 +21,10 @@ import sys
 import time
 from pathlib import Path
 
+from mlops.adapters.artifacts import DVC_SCHEME
 from mlops.core.errors import Problem, UserError
 from mlops.core.lineage import verify_artifact
 from mlops.core.spec.record import VersionRecord
-
-SCHEME = "dvc://"
 
 
 def run_dvc(root: Path, *args: str, where: str = "data.dvc", timeout: float = 600) -> str:
@@ -105,7 +104,7 @@ class DvcStore:
         return f"models/{model}/versions/{version}"
 
     def uri(self, model: str, version: str) -> str:
-        return SCHEME + self.rel(model, version)
+        return DVC_SCHEME + self.rel(model, version)
 
     def put(self, model: str, version: str, directory: Path) -> str:
         rel = self.rel(model, version)

@@ -1,7 +1,7 @@
-"""The ArtifactStore seam, and a plain directory store (a shared disk, an NFS mount, a test dir).
+"""A plain directory artifact store (a shared disk, an NFS mount, a test dir).
 
-A store keeps one immutable artifact directory per (model, version). ``fetch`` never returns an
-artifact that does not match its version record: it verifies files and digest first.
+It keeps one immutable artifact directory per (model, version). ``fetch`` never returns an artifact that
+does not match its version record: it verifies files and digest first.
 """
 
 from __future__ import annotations
@@ -9,27 +9,11 @@ from __future__ import annotations
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Protocol
 
+from mlops.adapters.artifacts import record_where
 from mlops.core.errors import Problem, UserError
 from mlops.core.lineage import verify_artifact
 from mlops.core.spec.record import VersionRecord
-
-
-class ArtifactStore(Protocol):
-    """Where trained artifacts live."""
-
-    def put(self, model: str, version: str, directory: Path) -> str:
-        """Store the artifact in ``directory`` (which the store may move) and return its URI."""
-        ...
-
-    def fetch(self, model: str, version: str, record: VersionRecord) -> Path:
-        """A local directory holding the artifact, verified against ``record``."""
-        ...
-
-
-def record_where(record: VersionRecord) -> str:
-    return f"models/{record.model}/versions/{record.version}.yaml"
 
 
 class DirectoryStore:

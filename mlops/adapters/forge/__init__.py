@@ -73,6 +73,10 @@ class Forge(Protocol):
         """Open a pull request from ``head`` into ``base``, or return the one already open."""
         ...
 
+    def close(self) -> None:
+        """Release connections; the forge is not used afterwards."""
+        ...
+
 
 Upsert = Literal["created", "updated", "unchanged"]
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import fcntl
 import json
-import subprocess
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from mlops.adapters.forge import Comment, ForgeError, PullRequest, StatusState, short_description
+from mlops.adapters.scm import try_open_scm
 from mlops.core.atomic import write_text
 
 FORGE_DIR = Path(".mlops") / "forge"
@@ -81,15 +81,14 @@ class LocalForge:
         return value
 
     def _git_sha(self, ref: str) -> str | None:
-        for candidate in (f"refs/heads/{ref}", f"refs/remotes/origin/{ref}"):
-            try:
-                out = subprocess.run(["git", "-C", str(self.root), "rev-parse", "--verify", "--quiet",
-                                      f"{candidate}^{{commit}}"], capture_output=True, text=True, check=False)
-            except OSError:
-                return None
-            if out.returncode == 0:
-                return out.stdout.strip()
-        return None
+        scm = try_open_scm(self.root)
+        if scm is None:
+            return None
+        return next((sha for c in (f"refs/heads/{ref}", f"refs/remotes/origin/{ref}") if (sha := scm.resolve(c))),
+                    None)
+
+    def close(self) -> None:
+        """Nothing to release: every call opens and closes its files."""
 
     # -- reading (for people, tests and the demo) -----------------------------------------------
 

@@ -17,15 +17,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from mlops.core.errors import Problem, UserError
+
 Log = Callable[[str], None]
 
 
-class ImageError(Exception):
-    """The builder could not build or push; ``tail`` holds the last lines of its log."""
+class ImageError(UserError):
+    """The builder could not build or push; ``tail`` holds the last lines of its log (printed before the error)."""
 
-    def __init__(self, message: str, tail: list[str] | None = None) -> None:
+    def __init__(self, message: str, tail: list[str] | None = None, where: str = "docker") -> None:
         self.tail = list(tail or [])
-        super().__init__(message)
+        self.message = message
+        super().__init__(Problem(where, 1, 1, message), context=[f"  | {line}" for line in self.tail])
+
+    def __str__(self) -> str:
+        return self.message
 
 
 @dataclass(frozen=True)
@@ -52,3 +58,14 @@ class ImageBuilder(Protocol):
 
     def close(self) -> None:
         """Release connections (the builder is not used afterwards)."""
+
+
+def open_builder(context_dir: Path | None = None) -> ImageBuilder:
+    """The Docker engine's builder, or (``context_dir``) the exporter that writes the build context there."""
+    if context_dir is not None:
+        from mlops.adapters.image.context import ContextExporter
+
+        return ContextExporter(context_dir)
+    from mlops.adapters.image.docker import DockerImageBuilder
+
+    return DockerImageBuilder()

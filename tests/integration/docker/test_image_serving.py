@@ -121,7 +121,7 @@ def test_build_failure_prints_the_last_log_lines(docker_facts: DockerFacts, trai
                   str(docker_facts.wheelhouse), "--base-image", f"{docker_facts.registry}/mlops-test/no-such-base:1",
                   cwd=trained.repo)
     assert res.code == 1
-    assert "mlops build-image: error: docker build failed:" in res.err
+    assert "docker:1:1: docker build failed:" in res.err
     assert "  | Step 1/" in res.err and "Traceback" not in res.err
 
 

@@ -129,14 +129,27 @@ def test_help_shows_an_example(verb: str, capsys: pytest.CaptureFixture[str]) ->
 
 # --- unknown names: sorted names to choose from, or what to do when there are none -------------------------------
 
-def test_unknown_names_list_the_choices(example_repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    repo = ["--repo", str(example_repo)]
-    assert main(["train", "nope", *repo]) == 1
-    assert one_line(capsys) == "models:1:1: no model named 'nope'; expected one of cancer-mlp, digits-cnn"
-    assert main(["reproduce", "digits-cnn@20250101-00000000", *repo]) == 1
-    assert one_line(capsys) == ("models/digits-cnn/versions:1:1: no version record 20250101-00000000.yaml; "
-                                "digits-cnn has no version records yet (train one with `mlops train digits-cnn`)")
-    assert main(["render", "--env", "qa", *repo]) == 2
-    assert one_line(capsys) == "mlops: error: no environment named 'qa'; expected one of dev, prod, staging"
-    assert main(["evaluate", "digits-cnn", "--against", "qa", *repo]) == 1
-    assert one_line(capsys) == "environments:1:1: no environment named 'qa'; expected one of dev, prod, staging"
+NO_MODEL = "models:1:1: no model named 'nope'; expected one of cancer-mlp, digits-cnn"
+NO_ENV = "environments:1:1: no environment named 'qa'; expected one of dev, prod, staging"
+NO_VERSION = ("models/digits-cnn/versions:1:1: no version '20250101-00000000' of model 'digits-cnn'; "
+              "digits-cnn has no version records yet (train one: `mlops train digits-cnn`)")
+
+
+@pytest.mark.parametrize(("args", "expected"), [
+    (["train", "nope"], NO_MODEL),
+    (["evaluate", "nope", "--against", "dev"], NO_MODEL),
+    (["render", "--model", "nope"], NO_MODEL),
+    (["serve", "nope@20250101-00000000"], NO_MODEL),
+    (["build-image", "nope@20250101-00000000", "--context-only", "ctx"], NO_MODEL),
+    (["reproduce", "nope@20250101-00000000"], NO_MODEL),
+    (["render", "--env", "qa"], NO_ENV),
+    (["evaluate", "digits-cnn", "--against", "qa"], NO_ENV),
+    (["reproduce", "digits-cnn@20250101-00000000"], NO_VERSION),
+    (["serve", "digits-cnn@20250101-00000000"], NO_VERSION),
+    (["build-image", "digits-cnn@20250101-00000000", "--context-only", "ctx"], NO_VERSION),
+    (["evaluate", "digits-cnn", "--against", "dev", "--candidate", "20250101-00000000"], NO_VERSION),
+])
+def test_unknown_names_have_one_wording_and_exit_1_in_every_verb(
+        example_repo: Path, capsys: pytest.CaptureFixture[str], args: list[str], expected: str) -> None:
+    assert main([*args, "--repo", str(example_repo)]) == 1
+    assert one_line(capsys) == expected

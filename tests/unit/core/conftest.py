@@ -1,4 +1,4 @@
-"""Fixtures for the core tests: valid version records (shared with other folders via tests/records.py)."""
+"""Fixtures for the core tests: valid version records (shared with other folders via tests/helpers/records.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.records import DATA_MD5, DIGEST, record_body, write_record
+from tests.helpers.records import DATA_MD5, DIGEST, record_body, write_record
 
 __all__ = ["DATA_MD5", "DIGEST", "record_body", "write_record"]
 

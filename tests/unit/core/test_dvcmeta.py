@@ -110,3 +110,17 @@ def test_locate_falls_back_to_the_remote(example_repo: Path, tmp_path: Path) -> 
     shutil.rmtree(example_repo / ".dvc/cache")
     found = dvcmeta.locate(example_repo, tree, "data/breast-cancer/breast_cancer.csv")
     assert found is not None and found.is_relative_to(remote)
+
+
+def test_data_version_is_the_one_reader_of_the_pointer(example_repo: Path, tmp_path: Path) -> None:
+    from mlops.core.dvcmeta import data_version, data_version_of, pointer_output
+
+    md5 = data_version(example_repo)
+    assert md5.endswith(".dir")
+    assert data_version(tmp_path, required=False) == ""
+    with pytest.raises(UserError, match="data.dvc"):
+        data_version(tmp_path)
+    assert data_version_of((example_repo / "data.dvc").read_text()) == md5
+    assert data_version_of("") == data_version_of("outs: nope") == data_version_of("[") == ""
+    two = {"outs": [{"md5": "a.dir", "path": "x"}, {"md5": "b", "path": "../../etc"}]}
+    assert pointer_output(two) is not None and pointer_output(two, single=True) is None

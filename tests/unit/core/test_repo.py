@@ -77,3 +77,36 @@ def test_promotion_order(tmp_path: Path, chain: dict[str, str | None], order: li
         (tmp_path / "environments" / f"{name}.yaml").write_text(text)
     assert load_repository(tmp_path).promotion_order() == order
     assert ROOT_ENVIRONMENT == "dev"
+
+
+@pytest.mark.parametrize("ref", ["digits-cnn", "@v1", "digits-cnn@", "", "a@b@c"])
+def test_ref_must_be_model_at_version(ref: str) -> None:
+    from mlops.core.errors import UsageError
+    from mlops.core.repo import parse_ref
+
+    with pytest.raises(UsageError, match="MODEL@VERSION"):
+        parse_ref(ref)
+
+
+def test_lookups_have_one_wording(example_repo: Path) -> None:
+    repo = load_repository(example_repo)
+    assert repo.require_model("digits-cnn").spec.name == "digits-cnn"
+    with pytest.raises(UserError) as err:
+        repo.require_model("nope")
+    assert str(err.value) == "models:1:1: no model named 'nope'; expected one of cancer-mlp, digits-cnn"
+    with pytest.raises(UserError) as err:
+        repo.require_environment("qa")
+    assert str(err.value) == "environments:1:1: no environment named 'qa'; expected one of dev, prod, staging"
+    with pytest.raises(UserError) as err:
+        repo.require_record("digits-cnn@20250101-aaaaaaaa")
+    assert str(err.value) == ("models/digits-cnn/versions:1:1: no version '20250101-aaaaaaaa' of model 'digits-cnn'; "
+                              "digits-cnn has no version records yet (train one: `mlops train digits-cnn`)")
+    with pytest.raises(UserError, match="no model named 'nope'"):
+        repo.require_record("nope@1")
+
+
+def test_a_model_that_did_not_load_reports_its_own_problems(example_repo: Path) -> None:
+    (example_repo / "models/cancer-mlp/model.yaml").write_text("name: [\n")
+    with pytest.raises(UserError) as err:
+        load_repository(example_repo).require_model("cancer-mlp")
+    assert str(err.value).startswith("models/cancer-mlp/model.yaml:2:1: YAML syntax error")

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from mlops.core.errors import UsageError, UserError
+from mlops.core.errors import UserError
 from mlops.core.spec.runtime import RuntimeConfig
 from mlops.deploy import image, wheelhouse
-from mlops.deploy.image import BuildRequest, build_image, parse_ref, source_url
+from mlops.deploy.image import BuildRequest, build_image, source_url
 from mlops.validate.validate import load_valid
 from tests.conftest import ROOT, run_cli
 from tests.unit.deploy.versions import Version
@@ -117,12 +117,6 @@ def test_source_url_from_github_actions(tmp_path: Path, monkeypatch: pytest.Monk
     assert source_url(tmp_path, None) == "https://github.com/acme/models"
 
 
-@pytest.mark.parametrize("ref", ["digits-cnn", "@v1", "digits-cnn@", ""])
-def test_ref_must_be_model_at_version(ref: str) -> None:
-    with pytest.raises(UsageError, match="MODEL@VERSION"):
-        parse_ref(ref)
-
-
 @pytest.mark.usefixtures("no_source_tree")
 def test_tampered_artifact_is_refused_before_any_build(recorded: Version, wheels: Path, tmp_path: Path) -> None:
     (recorded.artifact / "program.pt2").write_bytes(b"tampered")
@@ -144,7 +138,7 @@ def test_artifact_from_a_file_uri_record_location(recorded: Version, wheels: Pat
     request = _request(recorded, wheels, artifact=None)
     assert image.fetch_artifact(request, moved, "r.yaml") == store
     odd = record.model_copy(update={"artifact": record.artifact.model_copy(update={"uri": "s3://b/x"})})
-    with pytest.raises(UserError, match="neither dvc:// nor file://"):
+    with pytest.raises(UserError, match=r"names no store this installation reads; expected dvc://"):
         image.fetch_artifact(request, odd, "r.yaml")
 
 
@@ -164,9 +158,9 @@ def test_cli_context_only_builds_the_mlops_wheel_from_the_source_tree(recorded: 
 @pytest.mark.parametrize(("args", "code", "message"), [
     (["digits-cnn"], 2, "is not MODEL@VERSION"),
     (["nope@20250102-00000000"], 1, "no model named 'nope'"),
-    (["digits-cnn@20990101-00000000"], 1, "no version record '20990101-00000000' of digits-cnn"),
+    (["digits-cnn@20990101-00000000"], 1, "no version '20990101-00000000' of model 'digits-cnn'"),
     (["{ref}", "--pin", "dev"], 2, "--pin needs --push"),
-    (["{ref}", "--pin", "qa", "--push"], 2, "--pin qa: no environment of that name"),
+    (["{ref}", "--pin", "qa", "--push"], 1, "no environment named 'qa'"),
     (["{ref}", "--registry", "Bad Registry"], 2, "is not HOST[:PORT]/PATH"),
     (["{ref}", "--context-only", "{out}", "--push"], 2, "--context-only builds nothing to push"),
     (["{ref}", "--artifact", "{missing}"], 1, "does not exist"),
@@ -190,5 +184,5 @@ def test_cli_without_an_engine_says_so(recorded: Version, wheels: Path) -> None:
                            "--artifact", str(recorded.artifact), "--wheelhouse", str(wheels)],
                           cwd=ROOT, capture_output=True, text=True, env=env, timeout=300, check=False)
     assert proc.returncode == 1
-    assert "mlops build-image: error: no Docker engine answers at unix:///nonexistent/docker.sock" in proc.stderr
+    assert "docker:1:1: no Docker engine answers at unix:///nonexistent/docker.sock" in proc.stderr
     assert "Traceback" not in proc.stderr

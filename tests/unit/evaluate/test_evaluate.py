@@ -11,7 +11,7 @@ from eval_records import DATA_MD5, pin
 from mlops.core.errors import UserError
 from mlops.core.repo import load_repository
 from mlops.core.spec.record import VersionRecord
-from mlops.evaluate.evaluate import Request, Unavailable, data_version, evaluate
+from mlops.evaluate.evaluate import Request, Unavailable, evaluate
 
 GOOD = {"accuracy": 0.97, "macro_f1": 0.96, "log_loss": 0.1}
 
@@ -153,13 +153,8 @@ def test_only_the_needed_metrics_are_requested(example_repo: Path, add_record: A
     (Request("nope", "dev"), "no model named 'nope'; expected one of cancer-mlp, digits-cnn"),
     (Request("digits-cnn", "qa"), "no environment named 'qa'; expected one of dev, prod, staging"),
     (Request("digits-cnn", "dev"), "model 'digits-cnn' has no version records; train one first"),
-    (Request("digits-cnn", "dev", "20990101-ffffffff"), "no version record '20990101-ffffffff'"),
+    (Request("digits-cnn", "dev", "20990101-ffffffff"), "no version '20990101-ffffffff' of model 'digits-cnn'"),
 ])
 def test_bad_requests_are_clear_errors(example_repo: Path, request_: Request, message: str) -> None:
     with pytest.raises(UserError, match=message):
         evaluate(load_repository(example_repo), request_, FakeScorer({}))
-
-
-def test_data_version_reads_data_dvc(example_repo: Path, tmp_path: Path) -> None:
-    assert data_version(example_repo) == DATA_MD5
-    assert data_version(tmp_path) == ""

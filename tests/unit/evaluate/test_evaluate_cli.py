@@ -11,11 +11,7 @@ from pathlib import Path
 import pytest
 from eval_records import record_body, write_record
 
-from mlops.core.errors import UserError
-from mlops.core.lineage import hash_artifact
 from mlops.evaluate.evaluate import Unavailable
-from mlops.evaluate.scoring import fetch_artifact
-from mlops.train.record import finalize
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -47,28 +43,6 @@ def test_missing_against_is_a_usage_error() -> None:
 def test_help_has_an_example() -> None:
     done = mlops("evaluate", "--help")
     assert done.returncode == 0 and "mlops evaluate digits-cnn --against staging" in done.stdout
-
-
-def test_fetch_artifact_reads_file_uris_only_when_they_match_the_record(tmp_path: Path) -> None:
-    artifact = tmp_path / "artifact"
-    artifact.mkdir()
-    (artifact / "program.pt2").write_bytes(b"not really a program")
-    digest, files = hash_artifact(artifact)
-    body = record_body("digits-cnn", "20250102-aaaaaaaa", {"accuracy": 0.9})
-    body["artifact"] = {"digest": digest, "uri": artifact.as_uri(), "files": files}
-    record, _ = finalize(body)
-    assert fetch_artifact(tmp_path, record) == artifact
-    (artifact / "program.pt2").write_bytes(b"tampered")
-    with pytest.raises(UserError, match="refusing to load"):
-        fetch_artifact(tmp_path, record)
-
-
-def test_fetch_artifact_refuses_unknown_schemes(tmp_path: Path) -> None:
-    body = record_body("digits-cnn", "20250102-aaaaaaaa", {"accuracy": 0.9})
-    body["artifact"]["uri"] = "s3://bucket/x"
-    record, _ = finalize(body)
-    with pytest.raises(Unavailable, match="scheme this store does not read"):
-        fetch_artifact(tmp_path, record)
 
 
 def test_a_dvc_artifact_without_its_pointer_is_unavailable_for_a_baseline(example_repo: Path) -> None:

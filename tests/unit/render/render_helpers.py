@@ -7,7 +7,7 @@ from typing import Any
 
 import yaml
 
-from tests import records
+from tests.helpers import records
 
 V1 = "20250101-aaaaaaaa"
 V2 = "20250102-bbbbbbbb"

@@ -181,9 +181,9 @@ def test_model_filter(pinned_repo: Path) -> None:
     assert [r.name for r in render(pinned_repo, None, "digits-cnn")] == ["dev", "prod"]
     with pytest.raises(UsageError, match="not pinned in environment 'staging'"):
         render(pinned_repo, ["staging"], "digits-cnn")
-    with pytest.raises(UsageError, match="no model named"):
+    with pytest.raises(UserError, match="no model named"):
         render(pinned_repo, ["dev"], "nope")
-    with pytest.raises(UsageError, match="no environment named 'qa'"):
+    with pytest.raises(UserError, match="no environment named 'qa'"):
         render(pinned_repo, ["qa"])
 
 

@@ -96,11 +96,11 @@ def test_job_names_are_dns_labels() -> None:
 
 def test_bad_arguments(example_repo: Path) -> None:
     repo = load_renderable(example_repo)
-    with pytest.raises(UsageError, match="no model named"):
+    with pytest.raises(UserError, match="no model named"):
         render_training_job(repo, "nope", "v", IMAGE)
     with pytest.raises(UsageError, match="at least 1"):
         render_training_job(repo, "digits-cnn", "v", IMAGE, nodes=0)
-    with pytest.raises(UsageError, match="no environment named"):
+    with pytest.raises(UserError, match="no environment named"):
         render_training_job(repo, "digits-cnn", "v", IMAGE, env="qa")
 
 

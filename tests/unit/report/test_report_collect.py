@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
 from report_records import pin, record_body, write_record
 
+from mlops.adapters.scm import open_scm
 from mlops.core.errors import UsageError, UserError
 from mlops.core.policy import Subject, Verdict, judge
 from mlops.core.repo import load_repository
 from mlops.core.spec.model import Gate
 from mlops.report.collect import changed_models, collect, data_change, read_verdicts, required, resolve_base
 from mlops.report.report import gate_status
+from tests.helpers.git import git, init_repo
 
 V1, V2 = "20250101-bbbbbbbb", "20250102-aaaaaaaa"
 
@@ -25,16 +26,9 @@ def verdict(model: str, env: str, accuracy: float, version: str = V2, minimum: f
                                                                                      None))
 
 
-def git(cwd: Path, *args: str) -> str:
-    return subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid", *args], cwd=cwd,
-                          check=True, capture_output=True, text=True).stdout.strip()
-
-
 @pytest.fixture
 def repo_git(example_repo: Path) -> Path:
-    git(example_repo, "init", "--quiet", "-b", "main")
-    git(example_repo, "add", "-A")
-    git(example_repo, "commit", "--quiet", "-m", "base")
+    init_repo(example_repo)
     git(example_repo, "checkout", "--quiet", "-b", "proposal")
     return example_repo
 
@@ -84,29 +78,29 @@ def test_gate_status(example_repo: Path) -> None:
 
 
 def test_changed_models_include_untracked_records(repo_git: Path) -> None:
-    assert changed_models(repo_git, "main") == set()
+    assert changed_models(open_scm(repo_git), "main") == set()
     spec = repo_git / "models" / "cancer-mlp" / "model.yaml"
     spec.write_text(spec.read_text().replace("dropout: 0.1", "dropout: 0.2"))
     write_record(repo_git, record_body("digits-cnn", V2, {"accuracy": 0.95}))  # untracked, like a downloaded record
-    assert changed_models(repo_git, "main") == {"cancer-mlp", "digits-cnn"}
+    assert changed_models(open_scm(repo_git), "main") == {"cancer-mlp", "digits-cnn"}
 
 
 def test_data_change_compares_data_dvc_with_the_base(repo_git: Path) -> None:
-    assert data_change(repo_git, "main") is None
+    assert data_change(open_scm(repo_git), "main") is None
     dvc = repo_git / "data.dvc"
     old = dvc.read_text()
     dvc.write_text(old.replace("da399c5958ea72e7011f9ec8b3fa1f5a.dir", "ffff" * 8 + ".dir"))
-    assert data_change(repo_git, "main") == ("da399c5958ea72e7011f9ec8b3fa1f5a.dir", "ffff" * 8 + ".dir")
+    assert data_change(open_scm(repo_git), "main") == ("da399c5958ea72e7011f9ec8b3fa1f5a.dir", "ffff" * 8 + ".dir")
 
 
 def test_resolve_base(repo_git: Path) -> None:
     sha = git(repo_git, "rev-parse", "main")
-    assert resolve_base(repo_git, "main", {}, None) == "main"
-    assert resolve_base(repo_git, None, {}, sha) == sha
-    assert resolve_base(repo_git, None, {"GITHUB_BASE_REF": "main"}, "f" * 40) is None  # no origin/main here
-    assert resolve_base(repo_git, None, {}, None) is None
-    with pytest.raises(UsageError, match="--base nope: no such revision"):
-        resolve_base(repo_git, "nope", {}, None)
+    assert resolve_base(open_scm(repo_git), "main", {}, None) == "main"
+    assert resolve_base(open_scm(repo_git), None, {}, sha) == sha
+    assert resolve_base(open_scm(repo_git), None, {"GITHUB_BASE_REF": "main"}, "f" * 40) is None  # no origin/main here
+    assert resolve_base(open_scm(repo_git), None, {}, None) is None
+    with pytest.raises(UsageError, match="unknown git revision 'nope'"):
+        resolve_base(open_scm(repo_git), "nope", {}, None)
 
 
 def test_collect_lists_evaluated_and_changed_models_in_promotion_order(repo_git: Path) -> None:
@@ -116,7 +110,7 @@ def test_collect_lists_evaluated_and_changed_models_in_promotion_order(repo_git:
     git(repo_git, "commit", "--quiet", "-m", "v1 pinned")
     write_record(repo_git, record_body("digits-cnn", V2, {"accuracy": 0.95}))
     verdicts = {("digits-cnn", e): verdict("digits-cnn", e, 0.95) for e in ("prod", "dev")}
-    data = collect(load_repository(repo_git), verdicts, "main", head="abc")
+    data = collect(load_repository(repo_git), verdicts, "main", head="abc", scm=open_scm(repo_git))
     (digits,) = data.models
     assert digits.candidate == V2 and digits.record is not None and digits.changed
     assert [(r.env, r.baseline.version if r.baseline else None, r.verdict is not None, r.required)

@@ -3,27 +3,22 @@
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from mlops.adapters.forge.local import LocalForge
+from mlops.adapters.scm import open_scm
 from mlops.core.errors import UsageError
 from mlops.report.report import FORK_MARKER, find_target, fork_notice, parse_pr, run_url
+from tests.helpers.git import git, init_repo
 
 EVENTS = Path(__file__).resolve().parents[2] / "fixtures" / "github" / "events"
 
 
-def git(cwd: Path, *args: str) -> None:
-    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid", *args], cwd=cwd, check=True,
-                   capture_output=True)
-
-
 @pytest.fixture
 def branch_repo(tmp_path: Path) -> Path:
-    git(tmp_path, "init", "--quiet", "-b", "main")
-    git(tmp_path, "commit", "--quiet", "--allow-empty", "-m", "init")
+    init_repo(tmp_path, "init")
     git(tmp_path, "checkout", "--quiet", "-b", "proposal")
     return tmp_path
 
@@ -41,18 +36,18 @@ def test_parse_pr_refuses_non_numbers(value: str) -> None:
 
 def test_target_from_flag_then_event_then_branch(branch_repo: Path) -> None:
     forge = LocalForge(branch_repo)
-    assert find_target(branch_repo, forge, 9, {}).pr == 9
+    assert find_target(open_scm(branch_repo), forge, 9, {}).pr == 9
     event = {"GITHUB_EVENT_PATH": str(EVENTS / "pull_request.opened.json"), "GITHUB_EVENT_NAME": "pull_request"}
-    assert find_target(branch_repo, forge, None, event).pr == 2
-    missing = find_target(branch_repo, forge, None, {})
+    assert find_target(open_scm(branch_repo), forge, None, event).pr == 2
+    missing = find_target(open_scm(branch_repo), forge, None, {})
     assert missing.pr is None and missing.why == "no open pull request from branch 'proposal'"
     opened = forge.open_pr("proposal", "main", "t", "b")
-    assert find_target(branch_repo, forge, None, {}).pr == opened.number
+    assert find_target(open_scm(branch_repo), forge, None, {}).pr == opened.number
 
 
 def test_no_branch_checked_out_means_print_only(branch_repo: Path) -> None:
     git(branch_repo, "checkout", "--quiet", "--detach")
-    target = find_target(branch_repo, LocalForge(branch_repo), None, {})
+    target = find_target(open_scm(branch_repo), LocalForge(branch_repo), None, {})
     assert target.pr is None and "no branch checked out" in target.why
 
 

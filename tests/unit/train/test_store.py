@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from mlops.adapters.artifacts import ArtifactStore
 from mlops.adapters.artifacts.loader import load_verified
-from mlops.adapters.artifacts.store import ArtifactStore, DirectoryStore
+from mlops.adapters.artifacts.store import DirectoryStore
 from mlops.core.errors import UserError
 from mlops.core.spec.record import VersionRecord
 
