@@ -26,7 +26,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-from kube_stub import KubeStub, Recorded, Script
 
 from mlops.adapters.artifacts.dvc import run_dvc
 from mlops.adapters.cluster.base import HASH_ANNOTATION, ClusterError
@@ -37,6 +36,7 @@ from mlops.train.handback import encode
 from mlops.train.record import finalize
 from mlops.train.remote import train_on_cluster
 from mlops.validate.validate import load_valid
+from tests.helpers.kube_stub import KubeStub, Recorded, Script
 
 TOKEN = "s3cr3t-token-0123456789abcdef"
 NS = "mlops-dev"  # the dev environment's namespace in the example repository

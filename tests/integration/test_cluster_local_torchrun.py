@@ -10,10 +10,8 @@ to the DVC remote and hands the version record back through its log into the rep
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,6 +25,7 @@ from mlops.render.training import render_training_job
 from mlops.train.remote import train_on_cluster
 from mlops.validate.validate import load_valid
 from tests.conftest import run_cli
+from tests.helpers.git import init_repo
 
 ALL_REDUCE = """
 import os
@@ -78,18 +77,12 @@ def test_two_nodes_meet_over_the_jobs_rendezvous(target: LocalTarget, example_re
 @pytest.mark.slow
 def test_train_on_the_local_target(example_repo: Path, tmp_path: Path) -> None:
     """The real rendered Job (copy, torchrun → `mlops train MODEL --backend local`, hand-back) records a version."""
-    if importlib.util.find_spec("mlops.cli.train") is None:
-        pytest.skip("mlops.cli.train (the Job's `mlops train MODEL --backend local`) is not in this checkout yet")
     remote = tmp_path / "dvc-remote"  # shared by this machine and the pods, like a bucket
     shutil.copytree(example_repo / ".dvc" / "cache", remote)  # the data is in the remote, as `dvc push` leaves it
     (example_repo / ".dvc" / "config").write_text(f"[core]\n    remote = shared\n    autostage = false\n"
                                                    f"['remote \"shared\"']\n    url = {remote}\n")
     (example_repo / ".gitignore").write_text("/data/\n/.mlops/\n__pycache__/\n")
-    for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-qm", "base"]):
-        subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args], cwd=example_repo,
-                       check=True, capture_output=True)
-    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=example_repo, check=True, capture_output=True,
-                            text=True).stdout.strip()
+    commit = init_repo(example_repo)
     out = io.StringIO()
     code = train_on_cluster(example_repo, "cancer-mlp", target="local", poll_s=0.2, out=out,
                             train_args=["--epochs", "2", "--device", "cpu"])

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -11,15 +10,11 @@ import pytest
 from mlops.core.errors import UsageError, UserError
 from mlops.gitops.diff import manifest_diff
 from tests.conftest import run_cli
+from tests.helpers.git import git as _git
 
 V1 = "20250101-aaaaaaaa"
 V2 = "20250102-bbbbbbbb"
 
-
-def _git(repo: Path, *args: str) -> str:
-    done = subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args], cwd=repo,
-                          check=True, capture_output=True, text=True)
-    return done.stdout
 
 
 def _set(repo: Path, env: str, old: str, new: str) -> None:

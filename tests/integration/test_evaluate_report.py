@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from mlops.adapters.forge.local import LocalForge
+from tests.helpers.git import git as sh
 
 pytestmark = pytest.mark.slow
 MODEL = "cancer-mlp"
@@ -31,11 +32,6 @@ def copy_example(dest: Path) -> Path:
             shutil.copy2(src, dest / part)
     shutil.copytree(ROOT / ".dvc" / "cache", dest / ".dvc" / "cache")
     return dest
-
-
-def sh(cwd: Path, *args: str) -> str:
-    return subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid", *args], cwd=cwd,
-                          check=True, capture_output=True, text=True).stdout.strip()
 
 
 def mlops(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -3,7 +3,6 @@ going to a local server that checks each one against GitHub's OpenAPI descriptio
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -16,6 +15,7 @@ import pytest
 
 from mlops.core.policy import Subject, Verdict, judge
 from mlops.core.spec.model import Gate
+from tests.helpers import github_contract as cs
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "github"
 EVENTS = FIXTURES / "events"
@@ -23,16 +23,6 @@ ROOT = Path(__file__).resolve().parents[2]
 HEAD_SHA = "ec26c3e57ca3a959ca5aad62de7213c562f8c821"  # pull_request.opened.json's head commit
 
 
-def _load_contract_server() -> Any:
-    spec = importlib.util.spec_from_file_location("gh_contract_server", FIXTURES / "contract_server.py")
-    assert spec is not None and spec.loader is not None
-    if "gh_contract_server" not in sys.modules:
-        sys.modules["gh_contract_server"] = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(sys.modules["gh_contract_server"])
-    return sys.modules["gh_contract_server"]
-
-
-cs = _load_contract_server()
 
 
 @pytest.fixture

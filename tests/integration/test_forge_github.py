@@ -13,23 +13,12 @@ import pytest
 from mlops.adapters.forge import ForgeError, upsert_comment
 from mlops.adapters.forge.github import OPERATIONS, GitHubForge
 from mlops.adapters.forge.retry import RetryPolicy
+from tests.helpers import github_contract as cs
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "github"
 SHA = "6113728f27ae82c7b1a177c8d03f9e96e0adf246"
 
 
-def _load_contract_server():  # type: ignore[no-untyped-def]
-    spec = importlib.util.spec_from_file_location("gh_contract_server", FIXTURES / "contract_server.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    import sys
-
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-cs = _load_contract_server()
 
 
 @pytest.fixture

@@ -23,7 +23,8 @@ import numpy as np
 import pytest
 
 from tests.conftest import ROOT, run_cli
-from tests.unit.serve.serve_helpers import build_artifact, digits_rows, infer_body, write_record
+from tests.helpers.git import git
+from tests.helpers.serve import build_artifact, digits_rows, infer_body, write_record
 
 MODEL = "digits-cnn"
 GITIGNORE = "/data/\n/.mlops/\n__pycache__/\n"
@@ -180,10 +181,6 @@ def test_image_mode_serves_logs_predictions_and_drains_on_sigterm(artifact: tupl
     assert sorted(joined) == ["r0", "r1"] and joined["r1"]["label"] == 4 and joined["r1"]["version"] == version
     assert len(joined["r0"]["features"]) == 64 and len(joined["r0"]["outputs"]) == 10
 
-
-def git(repo: Path, *args: str) -> None:
-    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args], cwd=repo, check=True,
-                   capture_output=True)
 
 
 @pytest.mark.slow

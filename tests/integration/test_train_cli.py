@@ -17,13 +17,10 @@ from mlops.adapters.artifacts.loader import load_verified
 from mlops.core import metrics
 from mlops.core.repo import load_repository
 from tests.conftest import Result, run_cli
+from tests.helpers.git import git
 
 GITIGNORE = "/data/\n/.mlops/\n__pycache__/\n"
 
-
-def git(repo: Path, *args: str) -> str:
-    return subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args], cwd=repo,
-                          check=True, capture_output=True, text=True).stdout
 
 
 def dvc(repo: Path, *args: str) -> None:

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import EXAMPLE_PARTS, ROOT, run_cli
+from tests.helpers.git import git as _git
 
 STATE = ROOT / ".mlops"
 REASON = STATE / "docker-unavailable"
@@ -86,10 +87,6 @@ class Trained:
     def ref(self) -> str:
         return f"{self.model}@{self.version}"
 
-
-def _git(repo: Path, *args: str) -> None:
-    subprocess.run(["git", "-c", "user.name=test", "-c", "user.email=test@example.com", *args], cwd=repo,
-                   check=True, capture_output=True, timeout=60)
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,6 @@ import json
 import time
 import urllib.error
 import urllib.request
-from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
@@ -142,7 +141,6 @@ def test_pin_records_the_pushed_digest_in_the_environment(docker_facts: DockerFa
         env_file.write_text(original)
 
 
-@pytest.mark.skipif(find_spec("mlops.cli.serve") is None, reason="mlops serve is not written yet")
 def test_served_image_answers_inference_and_metrics_then_stops_on_sigterm(
         docker_facts: DockerFacts, image: dict[str, Any], trained: Trained) -> None:
     from mlops.adapters.artifacts.loader import load_verified

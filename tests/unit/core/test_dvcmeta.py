@@ -118,7 +118,7 @@ def test_data_version_is_the_one_reader_of_the_pointer(example_repo: Path, tmp_p
     md5 = data_version(example_repo)
     assert md5.endswith(".dir")
     assert data_version(tmp_path, required=False) == ""
-    with pytest.raises(UserError, match="data.dvc"):
+    with pytest.raises(UserError, match=r"data\.dvc"):
         data_version(tmp_path)
     assert data_version_of((example_repo / "data.dvc").read_text()) == md5
     assert data_version_of("") == data_version_of("outs: nope") == data_version_of("[") == ""

@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from eval_records import record_body, write_record
 
 from mlops.core.spec.record import VersionRecord
+from tests.helpers.scored import record_body, write_record
 
 
 @pytest.fixture

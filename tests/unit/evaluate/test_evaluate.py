@@ -6,12 +6,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
-from eval_records import DATA_MD5, pin
 
 from mlops.core.errors import UserError
 from mlops.core.repo import load_repository
 from mlops.core.spec.record import VersionRecord
 from mlops.evaluate.evaluate import Request, Unavailable, evaluate
+from tests.helpers.scored import DATA_MD5, pin
 
 GOOD = {"accuracy": 0.97, "macro_f1": 0.96, "log_loss": 0.1}
 

@@ -9,9 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from eval_records import record_body, write_record
 
 from mlops.evaluate.evaluate import Unavailable
+from tests.helpers.scored import record_body, write_record
 
 ROOT = Path(__file__).resolve().parents[3]
 

@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import pytest
-from report_records import pin, record_body, write_record
 
 from mlops.adapters.scm import open_scm
 from mlops.core.errors import UsageError, UserError
@@ -16,6 +15,7 @@ from mlops.core.spec.model import Gate
 from mlops.report.collect import changed_models, collect, data_change, read_verdicts, required, resolve_base
 from mlops.report.report import gate_status
 from tests.helpers.git import git, init_repo
+from tests.helpers.scored import pin, record_body, write_record
 
 V1, V2 = "20250101-bbbbbbbb", "20250102-aaaaaaaa"
 

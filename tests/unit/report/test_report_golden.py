@@ -6,7 +6,6 @@ import os
 from pathlib import Path
 
 import pytest
-from report_records import record_body
 
 from mlops.core.policy import Subject, Verdict, judge
 from mlops.core.spec.model import Gate
@@ -14,6 +13,7 @@ from mlops.core.spec.record import VersionRecord
 from mlops.report.collect import EnvRow, ModelReport, ReportData
 from mlops.report.markdown import MARKER, render
 from mlops.train.record import finalize
+from tests.helpers.scored import record_body
 
 GOLDEN = Path(__file__).resolve().parents[2] / "golden" / "report"
 OLD_MD5 = "0123456789abcdef0123456789abcdef.dir"

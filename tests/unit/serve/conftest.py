@@ -6,9 +6,9 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from serve_helpers import Artifact, Running, build_artifact, start_server, write_record
 
 from mlops.serve.predictor import Predictor
+from tests.helpers.serve import Artifact, Running, build_artifact, start_server, write_record
 
 
 @pytest.fixture(scope="session")

@@ -11,9 +11,9 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
-from serve_helpers import Artifact, Gated, Running, digits_rows, infer_body
 
 from mlops.serve.server import Limits
+from tests.helpers.serve import Artifact, Gated, Running, digits_rows, infer_body
 
 ServeFn = Callable[..., Running]
 MODEL = "digits-cnn"

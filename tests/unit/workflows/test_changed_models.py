@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 from workflow_harness import ACTIONS, ActionRunner
+
+from tests.helpers.git import git
 
 SCRIPT = ACTIONS / "changed-models" / "changed_models.py"
 
@@ -40,8 +41,7 @@ class Repo:
         self.commit("base")
 
     def git(self, *args: str) -> str:
-        return subprocess.run(["git", "-C", str(self.root), "-c", "user.name=t", "-c", "user.email=t@example.com",
-                               *args], check=True, capture_output=True, text=True).stdout.strip()
+        return git(self.root, *args)
 
     def write(self, path: str, text: str) -> None:
         target = self.root / path

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import stat
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from workflow_harness import ROOT, ActionRunner
+
+from tests.helpers.git import git
 
 
 @pytest.fixture
@@ -25,10 +26,6 @@ def repo(tmp_path: Path) -> Path:
     git(root, "commit", "-q", "-m", "base")
     return root
 
-
-def git(root: Path, *args: str) -> str:
-    return subprocess.run(["git", "-C", str(root), "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
-                          check=True, capture_output=True, text=True).stdout.strip()
 
 
 # --- train -------------------------------------------------------------------------------------------------------

@@ -16,10 +16,7 @@ from pathlib import Path
 import pytest
 from workflow_harness import ActionRunner, run_workflow_step
 
-
-def git(cwd: Path, *args: str) -> str:
-    return subprocess.run(["git", "-C", str(cwd), "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
-                          check=True, capture_output=True, text=True).stdout.strip()
+from tests.helpers.git import git
 
 
 @pytest.mark.slow

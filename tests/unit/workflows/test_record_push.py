@@ -8,12 +8,10 @@ from pathlib import Path
 import pytest
 from workflow_harness import run_workflow_step
 
+from tests.helpers.git import git
+
 STEP = ("mlops-pr.yml", "record", "Commit and push them to the PR branch")
 
-
-def git(cwd: Path, *args: str) -> str:
-    return subprocess.run(["git", "-C", str(cwd), "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
-                          check=True, capture_output=True, text=True).stdout.strip()
 
 
 class Checkout:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import threading
 from pathlib import Path
 
@@ -11,10 +10,7 @@ import pytest
 
 from mlops.adapters.forge import ForgeError, upsert_comment
 from mlops.adapters.forge.local import LocalForge
-
-
-def git(cwd: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout.strip()
+from tests.helpers.git import git
 
 
 @pytest.fixture
@@ -23,11 +19,11 @@ def clone(tmp_path: Path) -> Path:
     remote, work = tmp_path / "remote.git", tmp_path / "work"
     git(tmp_path, "init", "--quiet", "--bare", "-b", "main", str(remote))
     git(tmp_path, "clone", "--quiet", str(remote), str(work))
-    git(work, "-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "--quiet", "--allow-empty",
+    git(work, "commit", "--quiet", "--allow-empty",
         "-m", "init")
     git(work, "push", "--quiet", "origin", "HEAD:main")
     git(work, "checkout", "--quiet", "-b", "proposal")
-    git(work, "-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "--quiet", "--allow-empty",
+    git(work, "commit", "--quiet", "--allow-empty",
         "-m", "change")
     git(work, "push", "--quiet", "origin", "proposal")
     return work

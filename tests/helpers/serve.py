@@ -26,7 +26,7 @@ from mlops.serve.predictor import Predictor
 from mlops.serve.predlog import PredictionLog
 from mlops.serve.server import Limits, Runtime, bind
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[2]
 MODEL_PY = ROOT / "models" / "digits-cnn" / "model.py"
 FEATURES = [f"pixel_{i}" for i in range(64)]
 

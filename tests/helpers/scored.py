@@ -1,4 +1,4 @@
-"""Version records written by hand (no training needed) and pins, for the evaluate and report tests."""
+"""Version records written by hand (no training needed) and pins, for the evaluate, report and delivery tests."""
 
 from __future__ import annotations
 

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from kube_stub_http import KINDS, ApiError, Recorded, make_server
+from tests.helpers.kube_stub_http import KINDS, ApiError, Recorded, make_server
 
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 TERMINAL = ("Succeeded", "Failed")
