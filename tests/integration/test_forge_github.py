@@ -211,10 +211,11 @@ def test_bad_repository_is_a_clear_error(repository: str) -> None:
         GitHubForge(repository, "t")
 
 
-def test_a_bots_marker_comment_wins_over_one_a_person_pasted(client: GitHubForge, gh: cs.ContractServer) -> None:
+def test_only_a_comment_of_its_own_identity_is_found(client: GitHubForge, gh: cs.ContractServer) -> None:
     pasted = client.create_comment(2, "<!-- mlops-report -->\npasted by a person")
     gh.state.comments[pasted.id].update(user="octocat", user_type="User")
+    other_bot = client.create_comment(2, "<!-- mlops-report -->\nanother bot's text")
+    gh.state.comments[other_bot.id].update(user="some-app[bot]")
+    assert client.find_comment(2, "<!-- mlops-report -->") is None  # a planted marker is never taken over
     ours = client.create_comment(2, "<!-- mlops-report -->\nthe report")
     assert client.find_comment(2, "<!-- mlops-report -->") == ours
-    del gh.state.comments[ours.id]
-    assert client.find_comment(2, "<!-- mlops-report -->") == pasted  # no bot comment: the first match

@@ -1,8 +1,10 @@
 """The Forge seam: the few things the framework asks of a code forge (GitHub, or a local one).
 
-Pull request comments (found again by a hidden marker, so a report is updated in place), commit
-statuses, labels, and finding or opening pull requests. Every write is idempotent: running the
-same command twice leaves the forge as one run does.
+Pull request comments (found again by a hidden marker, so a report is updated in place — and only a
+comment the framework's own identity wrote), commit statuses, labels, pull requests (open or update,
+merge, reviews), commits the bot makes through the forge (which the forge attests: GitHub signs a
+commit an App creates through its API), issues for incidents, and deployments. Every write is
+idempotent: running the same command twice leaves the forge as one run does.
 
 ``forge_from_env`` picks the implementation: the GitHub REST client when ``GITHUB_TOKEN`` and
 ``GITHUB_REPOSITORY`` are set, else the local forge that keeps pull requests as files beside a
@@ -46,14 +48,44 @@ class PullRequest:
     base: str
     title: str
     url: str = ""
+    state: str = "open"  # open | closed
+    body: str = ""
+    head_sha: str = ""
+    merged: bool = False
+    merge_sha: str | None = None
+    labels: tuple[str, ...] = ()
+    author: str = ""
+
+
+@dataclass(frozen=True)
+class Review:
+    user: str
+    state: str  # APPROVED | CHANGES_REQUESTED | COMMENTED | DISMISSED
+    commit: str
+    submitted: str = ""
+
+
+@dataclass(frozen=True)
+class Issue:
+    number: int
+    title: str
+    body: str
     state: str = "open"
+    labels: tuple[str, ...] = ()
+    url: str = ""
 
 
 class Forge(Protocol):
     """What the framework needs from a code forge. Implementations: GitHub REST, local files."""
 
+    identity: str  # the login the framework writes as (its comments, commits, pull requests)
+
     def find_comment(self, pr: int, marker: str) -> Comment | None:
-        """The first comment on ``pr`` whose body starts with ``marker``."""
+        """The first comment on ``pr`` that starts with ``marker`` and that :attr:`identity` wrote.
+
+        A comment anyone else wrote is never returned, so nobody can plant a marker to have the
+        framework overwrite their text (or hide the real report under theirs).
+        """
         ...
 
     def create_comment(self, pr: int, body: str) -> Comment: ...
@@ -72,6 +104,47 @@ class Forge(Protocol):
     def open_pr(self, head: str, base: str, title: str, body: str) -> PullRequest:
         """Open a pull request from ``head`` into ``base``, or return the one already open."""
         ...
+
+    def get_pr(self, number: int) -> PullRequest: ...
+
+    def update_pr(self, number: int, *, title: str | None = None, body: str | None = None,
+                  state: str | None = None) -> PullRequest: ...
+
+    def merge_pr(self, number: int, sha: str, message: str) -> str:
+        """Merge ``number`` if its head is still ``sha``; returns the merge commit."""
+        ...
+
+    def reviews(self, number: int) -> list[Review]: ...
+
+    def prs_for_commit(self, sha: str) -> list[PullRequest]:
+        """Pull requests that contain ``sha`` (merged or open)."""
+        ...
+
+    def commit_files(self, branch: str, files: Mapping[str, bytes | None], message: str, *, parent: str) -> str:
+        """Commit ``files`` (None deletes) on ``branch`` as :attr:`identity`, on top of ``parent``.
+
+        The branch is created at ``parent`` when missing; when it exists, its tip must be ``parent`` (a branch
+        that moved on is an error, never overwritten). Returns the new commit, which the forge attests
+        (:meth:`is_bot_commit`).
+        """
+        ...
+
+    def is_bot_commit(self, sha: str) -> bool:
+        """Whether ``sha`` is a commit the forge attests :attr:`identity` made (not a name anyone can type)."""
+        ...
+
+    def find_issue(self, marker: str, label: str) -> Issue | None:
+        """The open issue labelled ``label`` whose body contains ``marker`` and that :attr:`identity` opened."""
+        ...
+
+    def open_issue(self, title: str, body: str, labels: Sequence[str]) -> Issue: ...
+
+    def update_issue(self, number: int, *, body: str | None = None, state: str | None = None) -> Issue: ...
+
+    def create_deployment(self, ref: str, environment: str, description: str) -> int: ...
+
+    def set_deployment_status(self, deployment: int, state: str, description: str,
+                              url: str | None = None) -> None: ...
 
     def close(self) -> None:
         """Release connections; the forge is not used afterwards."""

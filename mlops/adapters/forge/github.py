@@ -7,21 +7,15 @@ The token comes from the caller (``GITHUB_TOKEN``) and never appears in messages
 
 from __future__ import annotations
 
+import base64
 import re
-import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
-import httpx
+from mlops.adapters.forge import Comment, ForgeError, Issue, PullRequest, Review, StatusState, short_description
+from mlops.adapters.forge.github_http import GitHubHttp
 
-from mlops import __version__
-from mlops.adapters.forge import Comment, ForgeError, PullRequest, StatusState, short_description
-from mlops.adapters.forge.retry import RetryPolicy, wait_before_retry
-
-API_VERSION = "2022-11-28"
-PER_PAGE = 100
-MAX_PAGES = 50
 # operationId → (path template, method) of every REST operation used; the contract tests check each
 # request against GitHub's OpenAPI description of exactly these (tests/fixtures/github/openapi-trimmed.json).
 OPERATIONS: dict[str, tuple[str, str]] = {
@@ -52,107 +46,23 @@ OPERATIONS: dict[str, tuple[str, str]] = {
     "repos/create-deployment-status": ("/repos/{owner}/{repo}/deployments/{deployment_id}/statuses", "post"),
     "repos/list-deployments": ("/repos/{owner}/{repo}/deployments", "get"),
 }
-_REPOSITORY = re.compile(r"^[A-Za-z0-9-]+/[A-Za-z0-9._-]+$")
 _SHA = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
 
 
-class GitHubForge:
-    """Pull request comments, commit statuses, labels and pull requests on one GitHub repository."""
 
-    def __init__(self, repository: str, token: str, api_url: str = "https://api.github.com", *,
-                 transport: httpx.BaseTransport | None = None, sleep: Callable[[float], None] = time.sleep,
-                 clock: Callable[[], float] = time.time, policy: RetryPolicy | None = None,
-                 timeout: float = 30.0) -> None:
-        if not _REPOSITORY.match(repository):
-            raise ForgeError(f"GITHUB_REPOSITORY {repository!r} is not 'owner/name'")
-        if not token:
-            raise ForgeError("no GitHub token; expected GITHUB_TOKEN in the environment")
-        api = urlsplit(api_url)
-        if api.scheme not in ("https", "http") or not api.netloc:
-            raise ForgeError(f"GITHUB_API_URL {api_url!r} is not an http(s) URL")
-        self.repository = repository
-        self.owner = repository.split("/", 1)[0]
-        self._origin = (api.scheme, api.netloc)
-        self._sleep, self._clock = sleep, clock
-        self._policy = policy or RetryPolicy()
-        self._client = httpx.Client(
-            base_url=api_url.rstrip("/"), transport=transport, timeout=timeout, follow_redirects=False,
-            headers={"Authorization": f"Bearer {token}", "Accept": "application/vnd.github+json",
-                     "X-GitHub-Api-Version": API_VERSION, "User-Agent": f"mlops-gitops/{__version__}"},
-        )
 
-    def __repr__(self) -> str:  # never the token
-        return f"GitHubForge({self.repository!r}, api={self._client.base_url!s})"
-
-    def close(self) -> None:
-        self._client.close()
-
-    def __enter__(self) -> GitHubForge:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    # -- HTTP -----------------------------------------------------------------------------------
-
-    def _path(self, *parts: str | int) -> str:
-        return "/repos/" + self.repository + "".join("/" + quote(str(p), safe="") for p in parts)
-
-    def _request(self, method: str, url: str, *, params: dict[str, Any] | None = None,
-                 json: Any = None) -> httpx.Response:
-        for attempt in range(self._policy.attempts):
-            try:
-                response = self._client.request(method, url, params=params, json=json)
-            except httpx.TransportError as exc:
-                # the request may not have reached GitHub: retry reads, and writes that never connected
-                retryable = method == "GET" or isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
-                if not retryable or attempt + 1 >= self._policy.attempts:
-                    raise ForgeError(f"{method} {_show(url)}: {type(exc).__name__}: {exc}") from exc
-                self._sleep(self._policy.backoff(attempt))
-                continue
-            if response.is_success:
-                return response
-            wait = wait_before_retry(response, attempt, self._clock(), self._policy)
-            if wait is None or attempt + 1 >= self._policy.attempts:
-                raise ForgeError(_failure(method, url, response, attempt + 1), response.status_code)
-            if wait > self._policy.max_wait:
-                raise ForgeError(f"{method} {_show(url)}: rate limited for another {wait:.0f} s "
-                                 f"(more than the {self._policy.max_wait:.0f} s this command waits); retry later")
-            self._sleep(wait)
-        raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
-
-    def _pages(self, url: str, params: dict[str, Any]) -> Iterator[Any]:
-        """Items of a paginated list, following ``Link: <…>; rel="next"`` on the API's own origin only."""
-        next_url: str | None = url
-        query: dict[str, Any] | None = {**params, "per_page": PER_PAGE}
-        for _ in range(MAX_PAGES):
-            if next_url is None:
-                return
-            response = self._request("GET", next_url, params=query)
-            items = response.json()
-            if not isinstance(items, list):
-                raise ForgeError(f"GET {_show(next_url)}: expected a JSON array, got {type(items).__name__}")
-            yield from items
-            link = response.links.get("next", {}).get("url")
-            if link is not None:
-                target = urlsplit(link)
-                if (target.scheme, target.netloc) != self._origin:
-                    raise ForgeError(f"GET {_show(url)}: the next page points to another host ({target.netloc}); "
-                                     "refusing to send the token there")
-            next_url, query = link, None  # the next link carries its own query
-        raise ForgeError(f"GET {_show(url)}: more than {MAX_PAGES} pages")
-
+class GitHubForge(GitHubHttp):
     # -- the Forge seam -------------------------------------------------------------------------
 
     def find_comment(self, pr: int, marker: str) -> Comment | None:
-        """The first comment starting with ``marker``, preferring one a bot wrote (a person may paste one)."""
-        first: Comment | None = None
+        """The first comment starting with ``marker`` that this identity wrote (anyone can paste a marker)."""
         for item in self._pages(self._path("issues", pr, "comments"), {}):
-            if (item.get("body") or "").startswith(marker):
-                if (item.get("user") or {}).get("type") == "Bot":
-                    return _comment(item)
-                first = first or _comment(item)
-        return first
+            if (item.get("body") or "").startswith(marker) and self._mine(item.get("user")):
+                return _comment(item)
+        return None
+
+    def _mine(self, user: Any) -> bool:
+        return isinstance(user, dict) and user.get("login") == self.identity
 
     def create_comment(self, pr: int, body: str) -> Comment:
         return _comment(self._request("POST", self._path("issues", pr, "comments"), json={"body": body}).json())
@@ -197,23 +107,97 @@ class GitHubForge:
         return _pull(response.json())
 
 
-def _show(url: str) -> str:
-    """A URL for messages: path only (no host, no query)."""
-    return urlsplit(url).path or url
+    def get_pr(self, number: int) -> PullRequest:
+        return _pull(self._request("GET", self._path("pulls", number)).json())
 
+    def update_pr(self, number: int, *, title: str | None = None, body: str | None = None,
+                  state: str | None = None) -> PullRequest:
+        changes = {k: v for k, v in {"title": title, "body": body, "state": state}.items() if v is not None}
+        return _pull(self._request("PATCH", self._path("pulls", number), json=changes).json())
 
-def _failure(method: str, url: str, response: httpx.Response, attempts: int) -> str:
-    try:
-        data = response.json()
-        message = data.get("message", "") if isinstance(data, dict) else ""
-    except ValueError:
-        message = response.text[:200]
-    hint = ""
-    if response.status_code in (401, 403, 404):
-        hint = ("; check that the token may write pull requests, issues and statuses "
-                "(workflow permissions: pull-requests: write, issues: write, statuses: write)")
-    tries = f" after {attempts} attempts" if attempts > 1 else ""
-    return f"{method} {_show(url)}: HTTP {response.status_code} {message}".rstrip() + tries + hint
+    def merge_pr(self, number: int, sha: str, message: str) -> str:
+        title, _, rest = message.partition("\n")
+        body = {"sha": sha, "merge_method": "merge", "commit_title": title, "commit_message": rest.strip()}
+        return str(self._request("PUT", self._path("pulls", number, "merge"), json=body).json()["sha"])
+
+    def reviews(self, number: int) -> list[Review]:
+        return [Review((item.get("user") or {}).get("login", ""), str(item.get("state", "")),
+                       str(item.get("commit_id") or ""), str(item.get("submitted_at") or ""))
+                for item in self._pages(self._path("pulls", number, "reviews"), {})]
+
+    def prs_for_commit(self, sha: str) -> list[PullRequest]:
+        return [_pull(item) for item in self._pages(self._path("commits", sha, "pulls"), {})]
+
+    # -- commits the bot makes: through the API, so GitHub signs them as the App ------------------------
+
+    def _ref(self, branch: str) -> str | None:
+        try:
+            data = self._request("GET", self._path("git", "ref") + f"/heads/{_branch(branch)}").json()
+        except ForgeError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return str(data["object"]["sha"])
+
+    def commit_files(self, branch: str, files: Mapping[str, bytes | None], message: str, *, parent: str) -> str:
+        tip = self._ref(branch)
+        if tip is not None and tip != parent:
+            raise ForgeError(f"branch {branch!r} moved on to {tip[:12]} (expected {parent[:12]}); nothing "
+                             "committed — a newer run handles the newer commit")
+        base_tree = self._request("GET", self._path("git", "commits", parent)).json()["tree"]["sha"]
+        entries: list[dict[str, Any]] = []
+        for path, data in sorted(files.items()):
+            blob = None if data is None else self._request("POST", self._path("git", "blobs"), json={
+                "content": base64.b64encode(data).decode(), "encoding": "base64"}).json()["sha"]
+            entries.append({"path": path, "mode": "100644", "type": "blob", "sha": blob})
+        tree = self._request("POST", self._path("git", "trees"),
+                             json={"base_tree": base_tree, "tree": entries}).json()["sha"]
+        sha = str(self._request("POST", self._path("git", "commits"),
+                                json={"message": message, "tree": tree, "parents": [parent]}).json()["sha"])
+        if tip is None:
+            self._request("POST", self._path("git", "refs"), json={"ref": f"refs/heads/{branch}", "sha": sha})
+        else:
+            self._request("PATCH", self._path("git", "refs") + f"/heads/{_branch(branch)}",
+                          json={"sha": sha, "force": False})
+        return sha
+
+    def is_bot_commit(self, sha: str) -> bool:
+        if not _SHA.match(sha):
+            return False
+        data = self._request("GET", self._path("commits", sha)).json()
+        verified = ((data.get("commit") or {}).get("verification") or {}).get("verified") is True
+        return verified and self._mine(data.get("author"))
+
+    # -- issues (monitoring incidents) --------------------------------------------------------------------
+
+    def find_issue(self, marker: str, label: str) -> Issue | None:
+        for item in self._pages(self._path("issues"), {"state": "open", "labels": label}):
+            if "pull_request" not in item and marker in (item.get("body") or "") and self._mine(item.get("user")):
+                return _issue(item)
+        return None
+
+    def open_issue(self, title: str, body: str, labels: Sequence[str]) -> Issue:
+        return _issue(self._request("POST", self._path("issues"),
+                                    json={"title": title, "body": body, "labels": list(labels)}).json())
+
+    def update_issue(self, number: int, *, body: str | None = None, state: str | None = None) -> Issue:
+        changes = {k: v for k, v in {"body": body, "state": state}.items() if v is not None}
+        return _issue(self._request("PATCH", self._path("issues", number), json=changes).json())
+
+    # -- deployments -----------------------------------------------------------------------------------
+
+    def create_deployment(self, ref: str, environment: str, description: str) -> int:
+        body = {"ref": ref, "environment": environment, "description": description[:140],
+                "auto_merge": False, "required_contexts": [], "transient_environment": False,
+                "production_environment": environment == "prod"}
+        return int(self._request("POST", self._path("deployments"), json=body).json()["id"])
+
+    def set_deployment_status(self, deployment: int, state: str, description: str,
+                              url: str | None = None) -> None:
+        body: dict[str, Any] = {"state": state, "description": description[:140], "auto_inactive": True}
+        if url:
+            body["log_url"] = url
+        self._request("POST", self._path("deployments", deployment, "statuses"), json=body)
 
 
 def _comment(item: Any) -> Comment:
@@ -221,5 +205,20 @@ def _comment(item: Any) -> Comment:
 
 
 def _pull(item: Any) -> PullRequest:
-    return PullRequest(int(item["number"]), item["head"]["ref"], item["base"]["ref"], item.get("title") or "",
-                       item.get("html_url") or "", item.get("state") or "open")
+    head = item.get("head") or {}
+    labels = tuple(str(x.get("name", "")) for x in item.get("labels") or [] if isinstance(x, dict))
+    return PullRequest(int(item["number"]), head.get("ref", ""), (item.get("base") or {}).get("ref", ""),
+                       item.get("title") or "", item.get("html_url") or "", item.get("state") or "open",
+                       item.get("body") or "", head.get("sha") or "", bool(item.get("merged_at")),
+                       item.get("merge_commit_sha"), labels, (item.get("user") or {}).get("login", ""))
+
+
+def _branch(name: str) -> str:
+    """A branch name for a ``refs/heads/…`` URL path: its slashes kept, everything else quoted."""
+    return "/".join(quote(part, safe="") for part in name.split("/"))
+
+
+def _issue(item: Any) -> Issue:
+    return Issue(int(item["number"]), item.get("title") or "", item.get("body") or "", item.get("state") or "open",
+                 tuple(str(x.get("name", "")) for x in item.get("labels") or [] if isinstance(x, dict)),
+                 item.get("html_url") or "")

@@ -1,24 +1,26 @@
-"""The local forge: pull requests, comments, labels and commit statuses as JSON files in the repository.
+"""The local forge: pull requests, issues, comments, labels, statuses and deployments as JSON files.
 
-The demo's GitHub. State lives in ``<repo>/.mlops/forge/`` (git-ignored): ``pulls/<n>.json`` holds a
-pull request with its labels and comments, ``statuses/<sha>.json`` the latest status per context. A
-pull request's head must be a branch git knows (locally or on ``origin``, e.g. a local bare remote),
-and its head commit is recorded. Writes are atomic and serialised by a lock file, so concurrent
-commands never lose each other's changes; like GitHub's, every write is idempotent at the seam.
+The demo's GitHub. State lives in ``<repo>/.mlops/forge/`` (git-ignored): ``pulls/<n>.json`` holds a pull
+request with its labels, comments and reviews, ``issues/<n>.json`` an issue, ``statuses/<sha>.json`` the
+latest status per context, ``deployments.json`` the deployments, ``attested.json`` the commits the forge made
+as its identity. A pull request's head must be a branch git knows (locally or on ``origin``, e.g. a local
+bare remote). The forge is the server here: commits and merges it makes are real git commits, pushed to
+``origin`` when there is one. Writes are atomic and serialised by a lock file, so concurrent commands never
+lose each other's changes; like GitHub's, every write is idempotent at the seam.
 """
 
 from __future__ import annotations
 
 import fcntl
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from mlops.adapters.forge import Comment, ForgeError, PullRequest, StatusState, short_description
-from mlops.adapters.scm import try_open_scm
+from mlops.adapters.forge import Comment, ForgeError, Issue, PullRequest, Review, StatusState, short_description
+from mlops.adapters.scm import BOT, Identity, Scm, ScmError, open_scm
 from mlops.core.atomic import write_text
 
 FORGE_DIR = Path(".mlops") / "forge"
@@ -31,12 +33,16 @@ def _now() -> str:
 class LocalForge:
     """A forge kept as files under ``root/.mlops/forge`` for the repository at ``root``."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, identity: str = BOT.name) -> None:
         self.root = root.resolve()
         self.dir = self.root / FORGE_DIR
+        self.identity = identity
 
     def __repr__(self) -> str:
         return f"LocalForge({str(self.dir)!r})"
+
+    def close(self) -> None:
+        """Nothing to release: every call opens and closes its files."""
 
     # -- storage --------------------------------------------------------------------------------
 
@@ -62,14 +68,15 @@ class LocalForge:
     def _write(self, path: Path, data: dict[str, Any]) -> None:
         write_text(path, json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
 
-    def _pull_file(self, pr: int) -> Path:
-        return self.dir / "pulls" / f"{int(pr)}.json"
+    def _file(self, kind: str, number: int) -> Path:
+        return self.dir / kind / f"{int(number)}.json"
 
-    def _load_pull(self, pr: int) -> dict[str, Any]:
-        data = self._read(self._pull_file(pr))
+    def _load(self, kind: str, number: int) -> dict[str, Any]:
+        data = self._read(self._file(kind, number))
         if not data:
-            raise ForgeError(f"local forge: no pull request #{pr} in {self.dir / 'pulls'}; "
-                             "expected one opened with the local forge (e.g. by the demo)")
+            what = "pull request" if kind == "pulls" else "issue"
+            raise ForgeError(f"local forge: no {what} #{number} in {self.dir / kind}; expected one opened with "
+                             "the local forge (e.g. by the demo)")
         return data
 
     def _next_id(self, key: str) -> int:
@@ -80,43 +87,71 @@ class LocalForge:
         self._write(counters_file, counters)
         return value
 
-    def _git_sha(self, ref: str) -> str | None:
-        scm = try_open_scm(self.root)
-        if scm is None:
-            return None
-        return next((sha for c in (f"refs/heads/{ref}", f"refs/remotes/origin/{ref}") if (sha := scm.resolve(c))),
+    def _all(self, kind: str) -> list[dict[str, Any]]:
+        files = sorted((self.dir / kind).glob("*.json"), key=lambda p: int(p.stem) if p.stem.isdigit() else 0)
+        return [self._read(p) for p in files]
+
+    def _scm(self) -> Scm:
+        return open_scm(self.root)
+
+    def _tip(self, branch: str) -> str | None:
+        scm = self._scm()
+        return next((sha for c in (f"refs/remotes/origin/{branch}", f"refs/heads/{branch}") if (sha := scm.resolve(c))),
                     None)
 
-    def close(self) -> None:
-        """Nothing to release: every call opens and closes its files."""
+    def _publish(self, scm: Scm, branch: str) -> None:
+        if scm.remote_url("origin") is not None:
+            scm.push(f"refs/heads/{branch}:refs/heads/{branch}")
+            scm.fetch(f"refs/heads/{branch}:refs/remotes/origin/{branch}")
 
     # -- reading (for people, tests and the demo) -----------------------------------------------
 
     def pulls(self) -> list[dict[str, Any]]:
-        files = sorted((self.dir / "pulls").glob("*.json"), key=lambda p: int(p.stem) if p.stem.isdigit() else 0)
-        return [self._read(p) for p in files]
+        return self._all("pulls")
 
     def pull(self, pr: int) -> dict[str, Any]:
-        return self._load_pull(pr)
+        return self._load("pulls", pr)
+
+    def issues(self) -> list[dict[str, Any]]:
+        return self._all("issues")
 
     def statuses(self, sha: str) -> dict[str, dict[str, Any]]:
         return self._read(self.dir / "statuses" / f"{sha}.json")
 
-    # -- the Forge seam -------------------------------------------------------------------------
+    def deployments(self) -> list[dict[str, Any]]:
+        return list(self._read(self.dir / "deployments.json").get("items", []))
+
+    # -- what people do on a forge (the demo and tests play them) ---------------------------------
+
+    def comment_as(self, pr: int, user: str, body: str) -> Comment:
+        return self._add_comment(pr, body, user)
+
+    def review_as(self, pr: int, user: str, state: str = "APPROVED") -> None:
+        with self._locked():
+            pull = self._load("pulls", pr)
+            pull.setdefault("reviews", []).append({"user": user, "state": state, "commit": pull["head_sha"],
+                                                  "submitted": _now()})
+            self._write(self._file("pulls", pr), pull)
+
+    # -- the Forge seam: comments, statuses, labels -----------------------------------------------
 
     def find_comment(self, pr: int, marker: str) -> Comment | None:
-        for item in self._load_pull(pr).get("comments", []):
-            if item["body"].startswith(marker):
-                return Comment(item["id"], item["body"], f"{self._pull_file(pr)}#comment-{item['id']}")
+        for item in self._load("pulls", pr).get("comments", []):
+            if item["body"].startswith(marker) and item.get("user") == self.identity:
+                return Comment(item["id"], item["body"], f"{self._file('pulls', pr)}#comment-{item['id']}")
         return None
 
     def create_comment(self, pr: int, body: str) -> Comment:
+        return self._add_comment(pr, body, self.identity)
+
+    def _add_comment(self, pr: int, body: str, user: str) -> Comment:
         with self._locked():
-            pull = self._load_pull(pr)
+            pull = self._load("pulls", pr)
             comment_id = self._next_id("comment")
-            pull.setdefault("comments", []).append({"id": comment_id, "body": body, "created": _now()})
-            self._write(self._pull_file(pr), pull)
-        return Comment(comment_id, body, f"{self._pull_file(pr)}#comment-{comment_id}")
+            pull.setdefault("comments", []).append({"id": comment_id, "body": body, "user": user,
+                                                   "created": _now()})
+            self._write(self._file("pulls", pr), pull)
+        return Comment(comment_id, body, f"{self._file('pulls', pr)}#comment-{comment_id}")
 
     def update_comment(self, comment_id: int, body: str) -> Comment:
         with self._locked():
@@ -124,6 +159,9 @@ class LocalForge:
                 pull = self._read(path)
                 for item in pull.get("comments", []):
                     if item["id"] == comment_id:
+                        if item.get("user") != self.identity:
+                            raise ForgeError(f"local forge: comment {comment_id} was written by "
+                                             f"{item.get('user')!r}, not {self.identity!r}")
                         item.update(body=body, updated=_now())
                         self._write(path, pull)
                         return Comment(comment_id, body, f"{path}#comment-{comment_id}")
@@ -140,16 +178,18 @@ class LocalForge:
 
     def add_labels(self, pr: int, labels: Sequence[str]) -> None:
         with self._locked():
-            pull = self._load_pull(pr)
+            pull = self._load("pulls", pr)
             current = list(pull.get("labels", []))
             pull["labels"] = current + [label for label in dict.fromkeys(labels) if label not in current]
-            self._write(self._pull_file(pr), pull)
+            self._write(self._file("pulls", pr), pull)
+
+    # -- pull requests ------------------------------------------------------------------------------
 
     def find_open_pr(self, head: str, base: str | None = None) -> PullRequest | None:
         head = head.split(":", 1)[-1]
         for pull in self.pulls():
             if pull.get("state") == "open" and pull.get("head") == head and base in (None, pull.get("base")):
-                return _pull(pull, self._pull_file(pull["number"]))
+                return self._pull(pull)
         return None
 
     def open_pr(self, head: str, base: str, title: str, body: str) -> PullRequest:
@@ -157,17 +197,143 @@ class LocalForge:
             existing = self.find_open_pr(head, base)
             if existing is not None:
                 return existing
-            sha = self._git_sha(head)
+            sha = self._tip(head)
             if sha is None:
                 raise ForgeError(f"local forge: branch {head!r} is unknown to git in {self.root} "
                                  "(neither a local branch nor on origin); push it first")
             number = self._next_id("pull")
             pull = {"number": number, "head": head, "base": base, "title": title, "body": body, "state": "open",
-                    "head_sha": sha, "labels": [], "comments": [], "created": _now()}
-            self._write(self._pull_file(number), pull)
-        return _pull(pull, self._pull_file(number))
+                    "head_sha": sha, "labels": [], "comments": [], "reviews": [], "created": _now(),
+                    "author": self.identity}
+            self._write(self._file("pulls", number), pull)
+        return self._pull(pull)
+
+    def get_pr(self, number: int) -> PullRequest:
+        pull = self._load("pulls", number)
+        if pull.get("state") == "open":  # the head follows its branch, as on a real forge
+            pull["head_sha"] = self._tip(pull["head"]) or pull["head_sha"]
+        return self._pull(pull)
+
+    def update_pr(self, number: int, *, title: str | None = None, body: str | None = None,
+                  state: str | None = None) -> PullRequest:
+        with self._locked():
+            pull = self._load("pulls", number)
+            pull.update({k: v for k, v in {"title": title, "body": body, "state": state}.items() if v is not None})
+            self._write(self._file("pulls", number), pull)
+        return self._pull(pull)
+
+    def merge_pr(self, number: int, sha: str, message: str) -> str:
+        with self._locked():
+            pull = self._load("pulls", number)
+            if pull.get("state") != "open":
+                raise ForgeError(f"local forge: pull request #{number} is {pull.get('state')}, not open")
+            tip = self._tip(pull["head"])
+            if tip != sha:
+                raise ForgeError(f"local forge: pull request #{number}'s head is {str(tip)[:12]}, not {sha[:12]}; "
+                                 "refusing to merge a head nobody evaluated")
+            scm = self._scm()
+            try:
+                base_tip = self._tip(pull["base"]) or pull["base"]
+                commits = [c.sha for c in scm.log(rev=f"{base_tip}..{sha}")]
+                merged = scm.merge(sha, onto=pull["base"], message=message, author=Identity(self.identity, _email(
+                    self.identity)))
+                self._publish(scm, pull["base"])
+            except ScmError as exc:
+                raise ForgeError(f"local forge: cannot merge #{number}: {exc.problems[0].message}") from None
+            pull.update(state="closed", merged=True, merge_sha=merged, head_sha=sha, merged_at=_now(), commits=commits)
+            self._write(self._file("pulls", number), pull)
+        return merged
+
+    def reviews(self, number: int) -> list[Review]:
+        return [Review(r["user"], r["state"], r.get("commit", ""), r.get("submitted", ""))
+                for r in self._load("pulls", number).get("reviews", [])]
+
+    def prs_for_commit(self, sha: str) -> list[PullRequest]:
+        return [self._pull(p) for p in self.pulls() if sha in (p.get("head_sha"), p.get("merge_sha"))
+                or sha in p.get("commits", [])]
+
+    def _pull(self, data: dict[str, Any]) -> PullRequest:
+        return PullRequest(int(data["number"]), data["head"], data["base"], data.get("title", ""),
+                           str(self._file("pulls", int(data["number"]))), data.get("state", "open"),
+                           data.get("body", ""), data.get("head_sha", ""), bool(data.get("merged")),
+                           data.get("merge_sha"), tuple(data.get("labels", [])), data.get("author", ""))
+
+    # -- commits the forge makes as its identity -------------------------------------------------------
+
+    def commit_files(self, branch: str, files: Mapping[str, bytes | None], message: str, *, parent: str) -> str:
+        with self._locked():
+            tip = self._tip(branch)
+            if tip is not None and tip != parent:
+                raise ForgeError(f"branch {branch!r} moved on to {tip[:12]} (expected {parent[:12]}); nothing "
+                                 "committed — a newer run handles the newer commit")
+            scm = open_scm(self._scm().top)  # paths are relative to the repository's top, as on GitHub
+            try:
+                if tip is not None and scm.resolve(f"refs/heads/{branch}") != tip:
+                    scm.create_branch(branch, tip, force=True)
+                sha = scm.commit_files(branch, files, message, author=Identity(self.identity, _email(self.identity)),
+                                       start=parent)
+                self._publish(scm, branch)
+            except ScmError as exc:
+                raise ForgeError(f"local forge: cannot commit on {branch!r}: {exc.problems[0].message}") from None
+            attested = self._read(self.dir / "attested.json")
+            attested[sha] = self.identity
+            self._write(self.dir / "attested.json", attested)
+        return sha
+
+    def is_bot_commit(self, sha: str) -> bool:
+        return self._read(self.dir / "attested.json").get(sha) == self.identity
+
+    # -- issues --------------------------------------------------------------------------------------
+
+    def find_issue(self, marker: str, label: str) -> Issue | None:
+        for item in self.issues():
+            if item.get("state") == "open" and label in item.get("labels", []) and marker in item.get("body", "") \
+                    and item.get("author") == self.identity:
+                return self._issue(item)
+        return None
+
+    def open_issue(self, title: str, body: str, labels: Sequence[str]) -> Issue:
+        with self._locked():
+            number = self._next_id("issue")
+            item = {"number": number, "title": title, "body": body, "state": "open", "labels": list(labels),
+                    "author": self.identity, "created": _now()}
+            self._write(self._file("issues", number), item)
+        return self._issue(item)
+
+    def update_issue(self, number: int, *, body: str | None = None, state: str | None = None) -> Issue:
+        with self._locked():
+            item = self._load("issues", number)
+            item.update({k: v for k, v in {"body": body, "state": state}.items() if v is not None}, updated=_now())
+            self._write(self._file("issues", number), item)
+        return self._issue(item)
+
+    def _issue(self, data: dict[str, Any]) -> Issue:
+        return Issue(int(data["number"]), data.get("title", ""), data.get("body", ""), data.get("state", "open"),
+                     tuple(data.get("labels", [])), str(self._file("issues", int(data["number"]))))
+
+    # -- deployments -----------------------------------------------------------------------------------
+
+    def create_deployment(self, ref: str, environment: str, description: str) -> int:
+        with self._locked():
+            data = self._read(self.dir / "deployments.json")
+            items = list(data.get("items", []))
+            number = len(items) + 1
+            items.append({"id": number, "ref": ref, "environment": environment, "description": description,
+                          "statuses": [], "created": _now()})
+            self._write(self.dir / "deployments.json", {"items": items})
+        return number
+
+    def set_deployment_status(self, deployment: int, state: str, description: str,
+                              url: str | None = None) -> None:
+        with self._locked():
+            data = self._read(self.dir / "deployments.json")
+            items = list(data.get("items", []))
+            if not 1 <= deployment <= len(items):
+                raise ForgeError(f"local forge: no deployment {deployment}")
+            items[deployment - 1]["statuses"].append({"state": state, "description": description, "url": url,
+                                                      "created": _now()})
+            self._write(self.dir / "deployments.json", {"items": items})
 
 
-def _pull(data: dict[str, Any], path: Path) -> PullRequest:
-    return PullRequest(int(data["number"]), data["head"], data["base"], data.get("title", ""), str(path),
-                       data.get("state", "open"))
+def _email(login: str) -> str:
+    return f"{login.replace('[bot]', '')}@users.noreply.localhost"

@@ -71,6 +71,7 @@ class Scm(Protocol):
     """What the framework needs from git. Revisions are anything ``git rev-parse`` understands."""
 
     root: Path  # the mlops repository root (paths below are relative to it)
+    top: Path  # the git work tree's top directory (the root or a parent of it)
 
     # -- reading ---------------------------------------------------------------------------------------
 
@@ -144,6 +145,10 @@ class Scm(Protocol):
     def revert(self, sha: str, *, onto: str, message: str | None = None,
                author: Identity | None = None) -> str:
         """Commit the inverse of ``sha`` on branch ``onto``; a conflict is an :class:`ScmError`."""
+        ...
+
+    def merge(self, sha: str, *, onto: str, message: str, author: Identity | None = None) -> str:
+        """Commit a merge of ``sha`` into branch ``onto`` (always a merge commit); a conflict is an error."""
         ...
 
     def push(self, refspec: str, *, remote: str = "origin", token: str | None = None,

@@ -45,7 +45,7 @@ class GitScm:
         except (git.InvalidGitRepositoryError, git.NoSuchPathError):
             raise UsageError(f"{self.root} is not inside a git repository; expected a clone "
                              "(git init, or git clone of the project)") from None
-        top = Path(self.repo.working_tree_dir or self.root).resolve()
+        self.top = top = Path(self.repo.working_tree_dir or self.root).resolve()
         prefix = self.root.relative_to(top).as_posix() if self.root.is_relative_to(top) else "."
         self.prefix = "" if prefix == "." else prefix + "/"
 
@@ -132,7 +132,7 @@ class GitScm:
         args = ["log", f"--format={_FORMAT}", "--no-show-signature"]
         args += [f"--max-count={max_count}"] if max_count is not None else []
         args += ["--first-parent"] if first_parent else []
-        if self.resolve(rev) is None:
+        if any(self.resolve(side) is None for side in rev.split("..") if side):
             return []
         out = self._git(*args, "--end-of-options", rev, "--", *self._spec(paths), raw=True)
         return [_commit(chunk) for chunk in bytes(out).decode("utf-8", "replace").split("\x1e") if chunk.strip()]
@@ -217,20 +217,32 @@ class GitScm:
         commit = self.commit_info(sha)
         if len(commit.parents) != 1:
             raise ScmError(f"cannot revert {sha[:12]}: it has {len(commit.parents)} parents; expected one")
+        text = message or f'Revert "{commit.subject}"\n\nThis reverts commit {commit.sha}.'
+        return self._in_work_tree(onto, ["revert", "--no-commit", commit.sha], text, author,
+                                  f"cannot revert {commit.sha[:12]} onto {onto}: it conflicts with later changes; "
+                                  "expected the reverted files unchanged since")
+
+    def merge(self, sha: str, *, onto: str, message: str, author: Identity | None = None) -> str:
+        target = self.require(sha)
+        return self._in_work_tree(onto, ["merge", "--no-ff", "--no-commit", target], message, author,
+                                  f"cannot merge {target[:12]} into {onto}: it conflicts; expected the branch "
+                                  "brought up to date first")
+
+    def _in_work_tree(self, onto: str, command: list[str], message: str, author: Identity | None,
+                      conflict: str) -> str:
+        """Run ``git COMMAND`` + commit in a temporary work tree at branch ``onto``, then move the branch."""
         ref = f"refs/heads/{onto}"
         tip = self.resolve(ref)
         if tip is None:
-            raise ScmError(f"cannot revert onto {onto!r}: no such branch")
-        text = message or f'Revert "{commit.subject}"\n\nThis reverts commit {commit.sha}.'
+            raise ScmError(f"no branch {onto!r} to commit onto")
         env = self._env(author)
-        with tempfile.TemporaryDirectory(prefix="mlops-revert-") as tmp:
+        with tempfile.TemporaryDirectory(prefix="mlops-work-") as tmp:
             work = str(Path(tmp) / "work")
             self._git("worktree", "add", "--quiet", "--detach", work, tip, env=env)
             try:
-                if self._git("-C", work, "revert", "--no-commit", commit.sha, env=env, ok=True) is None:
-                    raise ScmError(f"cannot revert {commit.sha[:12]} onto {onto}: it conflicts with later changes; "
-                                   "expected the reverted files unchanged since")
-                self._git("-C", work, "commit", "--quiet", "--no-verify", "--allow-empty", "-m", text, env=env)
+                if self._git("-C", work, *command, env=env, ok=True) is None:
+                    raise ScmError(conflict)
+                self._git("-C", work, "commit", "--quiet", "--no-verify", "--allow-empty", "-m", message, env=env)
                 new = str(self._git("-C", work, "rev-parse", "HEAD"))
             finally:
                 self._git("worktree", "remove", "--force", work, env=env, ok=True)

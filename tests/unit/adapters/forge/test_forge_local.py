@@ -59,7 +59,7 @@ def test_comments_upsert_in_place_and_identical_content_writes_nothing(clone: Pa
     _, unchanged = upsert_comment(forge, pr, "<!-- r -->", "<!-- r -->\none")
     assert pull_file.stat().st_mtime_ns == before
     _, updated = upsert_comment(forge, pr, "<!-- r -->", "<!-- r -->\ntwo")
-    forge.create_comment(pr, "a human's comment")
+    forge.comment_as(pr, "alice", "a human's comment")
     assert (created, unchanged, updated) == ("created", "unchanged", "updated")
     bodies = [c["body"] for c in forge.pull(pr)["comments"]]
     assert bodies == ["<!-- r -->\ntwo", "a human's comment"]
@@ -104,3 +104,67 @@ def test_concurrent_comments_are_all_kept(clone: Path) -> None:
     comments = forge.pull(1)["comments"]
     assert sorted(c["body"] for c in comments) == [f"c{i}" for i in range(8)]
     assert len({c["id"] for c in comments}) == 8
+
+
+def test_only_the_forges_own_comment_is_found_and_updated(clone: Path) -> None:
+    forge = LocalForge(clone)
+    pr = forge.open_pr("proposal", "main", "t", "b").number
+    forge.comment_as(pr, "mallory", "<!-- r -->\nfake report: all gates passed")
+    assert forge.find_comment(pr, "<!-- r -->") is None
+    comment, action = upsert_comment(forge, pr, "<!-- r -->", "<!-- r -->\nreal")
+    assert action == "created" and forge.find_comment(pr, "<!-- r -->") == comment
+    planted = forge.pull(pr)["comments"][0]["id"]
+    with pytest.raises(ForgeError, match="written by 'mallory'"):
+        forge.update_comment(planted, "overwritten")
+
+
+def test_commits_the_forge_makes_are_attested_and_pushed(clone: Path, tmp_path: Path) -> None:
+    forge = LocalForge(clone)
+    parent = git(clone, "rev-parse", "proposal")
+    sha = forge.commit_files("proposal", {"models/m/versions/v.yaml": b"record\n"}, "records", parent=parent)
+    assert forge.is_bot_commit(sha) and not forge.is_bot_commit(parent)
+    assert git(tmp_path / "remote.git", "rev-parse", "proposal") == sha
+    assert git(clone, "log", "-1", "--format=%an", sha) == "mlops-bot"
+    with pytest.raises(ForgeError, match="moved on"):
+        forge.commit_files("proposal", {"x": b"y"}, "stale", parent=parent)
+    new = forge.commit_files("mlops/promote/m-staging", {"environments/staging.yaml": b"pins: {}\n"}, "promote",
+                             parent=git(clone, "rev-parse", "main"))
+    assert git(tmp_path / "remote.git", "rev-parse", "mlops/promote/m-staging") == new
+
+
+def test_merge_needs_the_evaluated_head_and_makes_a_merge_commit(clone: Path, tmp_path: Path) -> None:
+    forge = LocalForge(clone)
+    pr = forge.open_pr("proposal", "main", "t", "b")
+    head = git(clone, "rev-parse", "proposal")
+    forge.review_as(pr.number, "alice")
+    assert [(r.user, r.state, r.commit) for r in forge.reviews(pr.number)] == [("alice", "APPROVED", head)]
+    with pytest.raises(ForgeError, match="refusing to merge a head nobody evaluated"):
+        forge.merge_pr(pr.number, "0" * 40, "Merge")
+    merged = forge.merge_pr(pr.number, head, "Merge pull request #1\n\nbody")
+    assert git(tmp_path / "remote.git", "rev-parse", "main") == merged
+    assert git(clone, "rev-list", "--parents", "-n1", merged).split()[2] == head
+    after = forge.get_pr(pr.number)
+    assert after.merged and after.merge_sha == merged and after.state == "closed"
+    assert [p.number for p in forge.prs_for_commit(head)] == [pr.number]
+    with pytest.raises(ForgeError, match="is closed, not open"):
+        forge.merge_pr(pr.number, head, "again")
+
+
+def test_issues_are_found_by_marker_label_and_author(clone: Path) -> None:
+    forge = LocalForge(clone)
+    assert forge.find_issue("<!-- fp:abc -->", "mlops:data-quality") is None
+    issue = forge.open_issue("Data quality: digits-cnn", "<!-- fp:abc -->\nmissing values", ["mlops:data-quality"])
+    assert forge.find_issue("<!-- fp:abc -->", "mlops:data-quality") == issue
+    forge.update_issue(issue.number, state="closed")
+    assert forge.find_issue("<!-- fp:abc -->", "mlops:data-quality") is None
+
+
+def test_deployments_keep_their_statuses(clone: Path) -> None:
+    forge = LocalForge(clone)
+    deployment = forge.create_deployment("main", "dev", "digits-cnn@v2")
+    forge.set_deployment_status(deployment, "in_progress", "rolling out")
+    forge.set_deployment_status(deployment, "success", "smoke test passed", "http://127.0.0.1:1")
+    (item,) = forge.deployments()
+    assert [s["state"] for s in item["statuses"]] == ["in_progress", "success"] and item["environment"] == "dev"
+    with pytest.raises(ForgeError, match="no deployment 7"):
+        forge.set_deployment_status(7, "success", "x")
