@@ -17,12 +17,13 @@ from typing import Any
 
 import torch
 
+from mlops.core.provenance import spec_data
 from mlops.core.spec.model import ModelSpec
 from mlops.core.spec.record import VersionRecord
 from mlops.train import checkpoint, facts
 from mlops.train.context import prepare, software
 from mlops.train.progress import Reporter
-from mlops.train.train import build_artifact, spec_data
+from mlops.train.train import build_artifact
 
 
 @dataclass(frozen=True)

@@ -24,8 +24,8 @@ from mlops.adapters.artifacts.signature import Signature
 from mlops.core import metrics as metric_fns
 from mlops.core.errors import Problem, UserError
 from mlops.core.lineage import hash_artifact, version_id
+from mlops.core.provenance import data_spec
 from mlops.core.repo import Repository
-from mlops.core.spec.model import Data
 from mlops.core.spec.record import VersionRecord
 from mlops.train import checkpoint, facts
 from mlops.train.context import Context, prepare, software, with_epochs
@@ -144,22 +144,6 @@ def build_artifact(ctx: Context, run_dir: Path, out: Path) -> Built:
     history = checkpoint.Progress.from_state(final["progress"]).history
     return Built(out, digest, files, metrics, history, bool(final["deterministic"]), resumed,
                  time.perf_counter() - started)
-
-
-def data_spec(data: Data) -> dict[str, Any]:
-    """The data section for the record; features as a list of one-key mappings, so YAML keeps their order."""
-    dumped = data.model_dump(mode="json")
-    dumped["features"] = [{name: dtype} for name, dtype in data.features.items()]
-    return dumped
-
-
-def spec_data(data_spec: dict[str, Any]) -> dict[str, Any]:
-    """Inverse of :func:`data_spec`: the data section as model.yaml writes it."""
-    out = dict(data_spec)
-    features = out.get("features")
-    if isinstance(features, list):
-        out["features"] = {k: v for item in features for k, v in dict(item).items()}
-    return out
 
 
 def record_body(ctx: Context, built: Built, version: str, uri: str, created: datetime,

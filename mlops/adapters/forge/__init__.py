@@ -22,6 +22,7 @@ from typing import Any, Literal, Protocol
 
 from mlops.core.errors import Problem, UserError
 
+IDENTITY_ENV = "MLOPS_BOT_LOGIN"  # the login the token writes as (default: github-actions[bot])
 StatusState = Literal["success", "failure", "pending", "error"]
 MAX_DESCRIPTION = 140  # GitHub truncates commit status descriptions beyond this
 
@@ -178,8 +179,10 @@ def forge_from_env(root: Path, env: Mapping[str, str] | None = None) -> Forge:
     token, repository = env.get("GITHUB_TOKEN", ""), env.get("GITHUB_REPOSITORY", "")
     if token and repository:
         from mlops.adapters.forge.github import GitHubForge
+        from mlops.adapters.forge.github_http import DEFAULT_IDENTITY
 
-        return GitHubForge(repository, token, env.get("GITHUB_API_URL") or "https://api.github.com")
+        return GitHubForge(repository, token, env.get("GITHUB_API_URL") or "https://api.github.com",
+                           identity=env.get(IDENTITY_ENV) or DEFAULT_IDENTITY)
     from mlops.adapters.forge.local import LocalForge
 
     return LocalForge(root)

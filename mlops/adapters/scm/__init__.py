@@ -75,6 +75,10 @@ class Scm(Protocol):
 
     # -- reading ---------------------------------------------------------------------------------------
 
+    def repo_path(self, path: str) -> str:
+        """``path`` (relative to the root) relative to the work tree's top, as forges name files."""
+        ...
+
     def head(self) -> str | None:
         """The commit checked out (None in a repository without commits)."""
         ...

@@ -74,6 +74,9 @@ class GitScm:
     def _path(self, path: str) -> str:
         return self.prefix + path
 
+    def repo_path(self, path: str) -> str:
+        return self._path(path)
+
     def _spec(self, paths: Sequence[str]) -> list[str]:
         return [(":(glob)" if any(c in p for c in "*?[") else "") + self._path(p) for p in paths] or (
             [self.prefix] if self.prefix else [])

@@ -9,10 +9,10 @@ import yaml
 
 from mlops.core import yamlpos
 from mlops.core.errors import UserError
+from mlops.core.provenance import data_spec, spec_data
 from mlops.core.spec.model import Data
 from mlops.core.spec.record import VersionRecord, record_digest
 from mlops.train.record import dump_yaml, finalize, write_once
-from mlops.train.train import data_spec, spec_data
 
 
 def _body(tiny: VersionRecord) -> dict[str, object]:

@@ -1,0 +1,136 @@
+"""What a pull request asks of the loop: which models changed, which need training, which rules changed.
+
+A model is *changed* when anything under ``models/<name>/`` changed between the merge base and the head, or
+when ``data.dvc`` changed (a new data version concerns every model). A changed model is *trained* only when a
+record at the head states exactly the head's inputs (:mod:`mlops.core.provenance`) **and** the commit that
+added that record is one the forge attests the framework's identity made — a record anyone wrote by hand, or
+one trained from an older ``model.py`` or other params, is not evidence, so the model is trained again.
+
+Environments whose pins or policy changed, and models whose gates changed, are listed too: those pull requests
+get verdicts without training (:mod:`mlops.evaluate.pins`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mlops.adapters.forge import Forge
+from mlops.adapters.scm import Scm
+from mlops.core.dvcmeta import DATA_POINTER, data_version
+from mlops.core.errors import UserError
+from mlops.core.provenance import input_differences
+from mlops.core.repo import ENVIRONMENTS, MODELS, Repository, record_path
+
+
+@dataclass(frozen=True)
+class ModelPlan:
+    model: str
+    train: bool
+    record: str | None  # the version whose record is the evidence (when not training)
+    reason: str
+
+
+@dataclass(frozen=True)
+class Plan:
+    base: str  # the merge base the changes are measured from
+    head: str
+    models: list[ModelPlan] = field(default_factory=list)
+    environments: list[str] = field(default_factory=list)  # pins or policy changed
+    gates: list[str] = field(default_factory=list)  # models whose evaluation section changed
+
+    @property
+    def changed(self) -> list[str]:
+        return [m.model for m in self.models]
+
+    @property
+    def train(self) -> list[str]:
+        return [m.model for m in self.models if m.train]
+
+    @property
+    def rules_changed(self) -> bool:
+        return bool(self.environments or self.gates)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"base": self.base, "head": self.head, "changed": self.changed, "train": self.train,
+                "environments": self.environments, "gates": self.gates, "models": [asdict(m) for m in self.models]}
+
+
+def _sha256(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def _added_by(scm: Scm, path: str, head: str) -> str | None:
+    """The commit that added ``path`` (records are written once: the oldest commit touching it)."""
+    history = scm.log([path], rev=head)
+    return history[-1].sha if history else None
+
+
+def model_plan(repo: Repository, scm: Scm, forge: Forge, model: str, head: str, data_md5: str) -> ModelPlan:
+    loaded = repo.models.get(model)
+    if loaded is None:
+        return ModelPlan(model, False, None, "the spec does not load (validation reports why)")
+    spec = loaded.spec
+    code = repo.root / MODELS / model / spec.code
+    model_py = _sha256(code.read_bytes()) if code.is_file() else ""
+    candidates = sorted(repo.records.get(model, {}).values(), key=lambda r: (r.spec.created, r.spec.version),
+                        reverse=True)
+    unattested: list[str] = []
+    for loaded_record in candidates:
+        record = loaded_record.spec
+        if input_differences(record, spec, model_py, data_md5):
+            continue
+        commit = _added_by(scm, record_path(model, record.version), head)
+        if commit is not None and forge.is_bot_commit(commit):
+            return ModelPlan(model, False, record.version, f"{record.version} was trained from these inputs and "
+                                                           f"committed by {forge.identity} ({commit[:12]})")
+        unattested.append(record.version)
+    if unattested:
+        return ModelPlan(model, True, None, f"record(s) {', '.join(unattested)} state these inputs but were not "
+                                            f"committed by {forge.identity}; training again")
+    latest = candidates[0].spec if candidates else None
+    if latest is None:
+        return ModelPlan(model, True, None, "no version record yet")
+    differ = input_differences(latest, spec, model_py, data_md5)
+    return ModelPlan(model, True, None, f"the newest record {latest.version} was trained from other inputs "
+                                        f"({', '.join(differ)})")
+
+
+def plan(repo: Repository, scm: Scm, forge: Forge, base: str) -> Plan:
+    """The plan for the checkout (the head) against ``base`` (a branch or commit git knows)."""
+    head = scm.require("HEAD")
+    since = scm.merge_base(scm.require(base), head) or scm.require(base)
+    paths = [c.path for c in scm.changed(since, head)]
+    touched = {p.split("/")[1] for p in paths if p.startswith(f"{MODELS}/") and p.count("/") >= 2}
+    if DATA_POINTER in paths:
+        touched |= set(repo.model_dirs)
+    data_md5 = data_version(repo.root, required=False)
+    models = [model_plan(repo, scm, forge, m, head, data_md5) for m in sorted(touched & set(repo.model_dirs))]
+    envs = sorted({p.split("/")[1].removesuffix(".yaml") for p in paths
+                   if p.startswith(f"{ENVIRONMENTS}/") and p.count("/") == 1 and p.endswith(".yaml")})
+    gates = sorted(m for m in touched & set(repo.models) if _gates_changed(scm, repo, m, since))
+    return Plan(since, head, models, [e for e in envs if e in repo.environments], gates)
+
+
+def _gates_changed(scm: Scm, repo: Repository, model: str, since: str) -> bool:
+    """Whether the model's ``evaluation`` section differs from the base's (the rules, not the code)."""
+    from mlops.core import yamlpos
+
+    before = scm.read(since, f"{MODELS}/{model}/model.yaml")
+    if before is None:
+        return False
+    try:
+        old = yamlpos.parse(before.decode("utf-8", "replace"), "base").data
+    except UserError:  # an unreadable base spec: treat as changed; the verdicts say what applies now
+        return True
+    now = repo.models[model].doc.data
+    return bool((old or {}).get("evaluation") != (now or {}).get("evaluation"))
+
+
+def repository_at(scm: Scm, rev: str, dest: Path) -> Repository:
+    """The specs and environments of revision ``rev``, loaded from an export under ``dest`` (problems kept)."""
+    from mlops.core.repo import load_repository
+
+    return load_repository(scm.export(scm.require(rev), [MODELS, ENVIRONMENTS], dest))
