@@ -15,7 +15,6 @@ import pytest
 
 from mlops.adapters.forge.local import LocalForge
 from mlops.adapters.scm import open_scm
-from mlops.core.errors import UserError
 from mlops.core.repo import load_repository
 from mlops.gitops.plan import plan
 from tests.conftest import run_cli
