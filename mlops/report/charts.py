@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 
+from mlops.report.escape import code, mermaid
+
 MAX_POINTS = 100  # longer series are thinned (evenly, keeping the last epoch)
 
 
@@ -25,16 +27,12 @@ def _num(value: float) -> str:
     return text if "e" not in text else f"{value:.6f}".rstrip("0").rstrip(".")
 
 
-def _label(text: str) -> str:
-    return text.replace('"', "'")
-
-
 def xychart(title: str, series: Mapping[str, Sequence[float]], y_label: str) -> str:
     """One chart of equally long series, x = epoch 1…N (a mermaid code block)."""
     n = len(next(iter(series.values())))
     keep = _thin(n)
-    lines = ["```mermaid", "xychart-beta", f'    title "{_label(title)}"',
-             f'    x-axis "epoch" [{", ".join(str(i + 1) for i in keep)}]', f'    y-axis "{_label(y_label)}"']
+    lines = ["```mermaid", "xychart-beta", f'    title "{mermaid(title)}"',
+             f'    x-axis "epoch" [{", ".join(str(i + 1) for i in keep)}]', f'    y-axis "{mermaid(y_label)}"']
     lines += [f"    line [{', '.join(_num(values[i]) for i in keep)}]" for values in series.values()]
     lines.append("```")
     return "\n".join(lines)
@@ -48,14 +46,14 @@ def curves(history: Mapping[str, Sequence[float]], title: str) -> tuple[list[str
         if not values:
             continue
         if not all(math.isfinite(v) for v in values):
-            notes.append(f"`{name}` has non-finite values and is not drawn")
+            notes.append(f"{code(name)} has non-finite values and is not drawn")
             continue
         usable[name] = values
     if not usable:
         return [], notes
     n = max(len(v) for v in usable.values())
     for name in [k for k, v in usable.items() if len(v) != n]:
-        notes.append(f"`{name}` has {len(usable.pop(name))} points, not {n}, and is not drawn")
+        notes.append(f"{code(name)} has {len(usable.pop(name))} points, not {n}, and is not drawn")
     blocks: list[str] = []
     groups = (("loss", {k: v for k, v in usable.items() if "loss" in k}),
               ("metric", {k: v for k, v in usable.items() if "loss" not in k}))
@@ -65,6 +63,6 @@ def curves(history: Mapping[str, Sequence[float]], title: str) -> tuple[list[str
         ordered = dict(sorted(group.items()))
         label = next(iter(ordered)) if len(ordered) == 1 else y_label
         blocks.append(xychart(f"{title}: {y_label}", ordered, label))
-        blocks.append("Lines, in order: " + ", ".join(f"{i + 1}. `{k}`" for i, k in enumerate(ordered)) +
+        blocks.append("Lines, in order: " + ", ".join(f"{i + 1}. {code(k)}" for i, k in enumerate(ordered)) +
                       (f" ({MAX_POINTS} of {n} epochs shown)" if n > MAX_POINTS else ""))
     return blocks, notes

@@ -5,6 +5,7 @@ Deterministic: the same inputs give the same bytes, so an unchanged report is ne
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -13,6 +14,7 @@ from mlops.core.spec.model import HIGHER_IS_BETTER
 from mlops.core.spec.record import VersionRecord
 from mlops.report.charts import curves
 from mlops.report.collect import ModelReport, ReportData
+from mlops.report.escape import cell, code, text
 
 MARKER = "<!-- mlops-report -->"
 MAX_CHARS = 65_000  # GitHub refuses comments longer than 65 536 characters
@@ -20,28 +22,21 @@ MAX_DIFF_CHARS = 20_000
 PASS, FAIL = "✅", "❌"
 
 
-def _cell(text: object) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
-
-
-def _code(text: object) -> str:
-    return f"`{str(text).replace('`', chr(39))}`"
-
-
 def table(header: list[str], rows: list[list[str]], align: list[str] | None = None) -> list[str]:
+    """A GFM table of markdown fragments (raw values must go through :func:`text` or :func:`code` first)."""
     align = align or ["---"] * len(header)
-    return (["| " + " | ".join(header) + " |", "|" + "|".join(align) + "|"]
-            + ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows])
+    return (["| " + " | ".join(cell(c) for c in header) + " |", "|" + "|".join(align) + "|"]
+            + ["| " + " | ".join(cell(c) for c in row) + " |" for row in rows])
 
 
 def _metric_name(name: str) -> str:
-    return f"{name} {'↑' if name in HIGHER_IS_BETTER else '↓'}"
+    return f"{text(name)} {'↑' if name in HIGHER_IS_BETTER else '↓'}"
 
 
 def _baseline_text(subject: Subject | None) -> str:
     if subject is None:
         return "none pinned"
-    return f"{_code(subject.version)} ({'evaluated now' if subject.source == 'evaluated' else 'from its record'})"
+    return f"{code(subject.version)} ({'evaluated now' if subject.source == 'evaluated' else 'from its record'})"
 
 
 def verdict_cell(verdict: Verdict | None, required: bool) -> str:
@@ -49,11 +44,11 @@ def verdict_cell(verdict: Verdict | None, required: bool) -> str:
         return "not evaluated"
     total = len(verdict.gates)
     if verdict.passed:
-        text = f"{PASS} {total}/{total} gates passed" if total else f"{PASS} no gates"
+        cell_text = f"{PASS} {total}/{total} gates passed" if total else f"{PASS} no gates"
     else:
         failed = verdict.failed
-        text = f"{FAIL} {len(failed)} of {total} failed: " + ", ".join(_code(g.name) for g in failed)
-    return text + (" · **required**" if required else " · before promotion")
+        cell_text = f"{FAIL} {len(failed)} of {total} failed: " + ", ".join(code(g.name) for g in failed)
+    return cell_text + (" · **required**" if required else " · before promotion")
 
 
 def _flatten(prefix: str, data: Mapping[str, Any]) -> dict[str, str]:
@@ -84,7 +79,7 @@ def metrics_section(report: ModelReport) -> list[str]:
     header, align = ["metric", "candidate"], ["---", "---:"]
     for subject, envs in groups.values():
         source = "" if subject.source == "evaluated" else ", from record"
-        header += [f"{_code(subject.version)} ({', '.join(envs)}{source})", "Δ"]
+        header += [f"{code(subject.version)} ({text(', '.join(envs))}{source})", "Δ"]
         align += ["---:", "---:"]
     rows = []
     for name in sorted(candidate.metrics):
@@ -94,7 +89,7 @@ def metrics_section(report: ModelReport) -> list[str]:
             row += [fmt(base), fmt(candidate.metrics[name] - base, signed=True) if base is not None else "—"]
         rows.append(row)
     data = verdicts[0].data
-    lines = [f"**Metrics** on the held-out test split{f' (data {_code(data[:12])})' if data else ''}"
+    lines = [f"**Metrics** on the held-out test split{f' (data {code(data[:12])})' if data else ''}"
              + (", no pinned baseline yet" if not groups else "") + ":", ""]
     return [*lines, *table(header, rows, align), ""]
 
@@ -104,12 +99,12 @@ def gates_section(report: ModelReport) -> list[str]:
     grouped: dict[tuple[str, str, str, str], list[str]] = {}
     for row in report.envs:
         for g in row.verdict.gates if row.verdict is not None else ():
-            name = _code(g.name) + ("" if g.source == "model" else " (env policy)")
-            key = (name, g.rule, fmt(g.value), f"{PASS if g.passed else FAIL} {g.reason}")
+            name = code(g.name) + ("" if g.source == "model" else " (env policy)")
+            key = (name, text(g.rule), fmt(g.value), f"{PASS if g.passed else FAIL} {text(g.reason)}")
             grouped.setdefault(key, []).append(row.env)
     if not grouped:
         return []
-    rows = [[", ".join(envs), *key] for key, envs in grouped.items()]
+    rows = [[text(", ".join(envs)), *key] for key, envs in grouped.items()]
     return ["**Gates**:", "", *table(["environments", "gate", "rule", "value", "result"], rows), ""]
 
 
@@ -122,14 +117,15 @@ def params_section(report: ModelReport) -> list[str]:
         if row.baseline is not None and row.baseline.version != report.record.version:
             baselines.setdefault(row.baseline.version, (row.baseline, []))[1].append(row.env)
     if not baselines:
-        shown = ", ".join(f"{_code(f'{k}={v}')}" for k, v in sorted(cand.items())) or "none"
+        shown = ", ".join(f"{code(f'{k}={v}')}" for k, v in sorted(cand.items())) or "none"
         return [f"**Params** (no pinned baseline to compare with): {shown}", ""]
     lines: list[str] = []
     for version, (record, envs) in baselines.items():
         base = params_of(record)
-        changed = [[_code(k), base.get(k, "—"), cand.get(k, "—")] for k in sorted(set(base) | set(cand))
+        changed = [[code(k), code(base[k]) if k in base else "—", code(cand[k]) if k in cand else "—"]
+                   for k in sorted(set(base) | set(cand))
                    if base.get(k) != cand.get(k)]
-        where = f"{_code(version)} (pinned in {', '.join(envs)})"
+        where = f"{code(version)} (pinned in {text(', '.join(envs))})"
         if changed:
             lines += [f"**Params** vs {where}: {len(changed)} changed", "",
                       *table(["param", "baseline", "candidate"], changed), ""]
@@ -142,8 +138,8 @@ def data_section(report: ModelReport) -> list[str]:
     record = report.record
     if record is None:
         return []
-    rows = ", ".join(f"{k} {v}" for k, v in record.data.rows.items())
-    lines = [f"**Data**: trained on {_code(record.data.path)} at DVC md5 {_code(record.data.md5[:12])}"
+    rows = text(", ".join(f"{k} {v}" for k, v in record.data.rows.items()))
+    lines = [f"**Data**: trained on {code(record.data.path)} at DVC md5 {code(record.data.md5[:12])}"
              + (f" ({rows})" if rows else "")]
     seen: set[str] = set()
     for row in report.envs:
@@ -152,9 +148,9 @@ def data_section(report: ModelReport) -> list[str]:
             continue
         seen.add(base.version)
         same = base.data.md5 == record.data.md5
-        lines.append(f"- vs {_code(base.version)}: " + ("same data" if same else
-                     f"different data (baseline md5 {_code(base.data.md5[:12])} → candidate "
-                     f"{_code(record.data.md5[:12])})"))
+        lines.append(f"- vs {code(base.version)}: " + ("same data" if same else
+                     f"different data (baseline md5 {code(base.data.md5[:12])} → candidate "
+                     f"{code(record.data.md5[:12])})"))
     return [*lines, ""]
 
 
@@ -167,26 +163,26 @@ def curves_section(report: ModelReport) -> list[str]:
     out = ["<details open><summary><b>Training curves</b></summary>", ""]
     for block in blocks:
         out += [block, ""]
-    out += [f"- {n}" for n in notes]
+    out += [f"- {n}" for n in notes]  # charts.curves escapes what it names
     return [*out, "</details>", ""]
 
 
 def model_section(report: ModelReport) -> list[str]:
-    title = f"### {_code(report.model)}"
+    title = f"### {code(report.model)}"
     if report.candidate is None:
         return [title + " · not evaluated", "",
                 "Files of this model changed, but there is no verdict for it in this run (no version record was "
                 "trained yet, or training waits for a maintainer).", ""]
-    lines = [f"{title} · candidate {_code(report.candidate)}", ""]
+    lines = [f"{title} · candidate {code(report.candidate)}", ""]
     lines += table(["environment", "pinned baseline", "verdict"],
                    [[row.env, _baseline_text(row.verdict.baseline if row.verdict else None)
-                     if row.verdict else (_code(row.baseline.version) if row.baseline else "none pinned"),
+                     if row.verdict else (code(row.baseline.version) if row.baseline else "none pinned"),
                      verdict_cell(row.verdict, row.required)] for row in report.envs])
     lines.append("")
     for part in (metrics_section, gates_section, params_section, data_section):
         lines += part(report)
     notes = list(dict.fromkeys(n for v in report.verdicts for n in v.notes))
-    lines += [f"> [!NOTE]\n> {n}\n" for n in notes]
+    lines += [f"> [!NOTE]\n> {text(n)}\n" for n in notes]
     return lines + curves_section(report)
 
 
@@ -196,22 +192,25 @@ def overall(data: ReportData) -> tuple[bool, str]:
     later = [(m.model, row.env) for m in data.models for row in m.envs
              if not row.required and row.verdict is not None and not row.verdict.passed]
     if failed:
-        return False, f"{FAIL} **Required gates failed**: " + ", ".join(f"{m} in {e}" for m, e in failed)
-    text = f"{PASS} **All required gates passed**"
+        return False, f"{FAIL} **Required gates failed**: " + text(", ".join(f"{m} in {e}" for m, e in failed))
+    headline = f"{PASS} **All required gates passed**"
     if later:
-        text += " · not yet promotable: " + ", ".join(f"{m} to {e}" for m, e in later)
-    return True, text
+        headline += " · not yet promotable: " + text(", ".join(f"{m} to {e}" for m, e in later))
+    return True, headline
 
 
 def manifest_section(data: ReportData) -> list[str]:
     if data.manifest is None:
-        return ["### Manifests", "", f"_Omitted: {data.manifest_note}._", ""] if data.manifest_note else []
-    lines = [f"### Manifests (`mlops diff --base {data.base}`)", "", *[f"- {line}" for line in data.manifest], ""]
+        return ["### Manifests", "", f"_Omitted: {text(data.manifest_note)}._", ""] if data.manifest_note else []
+    lines = [f"### Manifests ({code(f'mlops diff --base {data.base}')})", "",
+             *[f"- {text(line)}" for line in data.manifest], ""]
     unified = data.manifest_unified.strip()
     if unified:
         if len(unified) > MAX_DIFF_CHARS:
             unified = unified[:MAX_DIFF_CHARS].rsplit("\n", 1)[0] + "\n… (truncated; run `mlops diff` for all of it)"
-        lines += ["<details><summary>Unified diff</summary>", "", "```diff", unified, "```", "", "</details>", ""]
+        fence = "`" * max(3, 1 + max((len(run) for run in re.findall(r"`+", unified)), default=0))
+        lines += ["<details><summary>Unified diff</summary>", "", f"{fence}diff", unified, fence, "", "</details>",
+                  ""]
     return lines
 
 
@@ -226,25 +225,25 @@ def render(data: ReportData) -> str:
         lines += model_section(model)
     if data.data is not None:
         old, new = data.data
-        lines += ["### Data", "", f"`data.dvc` changes in this pull request: md5 {_code(old or 'none')} → "
-                                  f"{_code(new or 'none')}.", ""]
+        lines += ["### Data", "", f"`data.dvc` changes in this pull request: md5 {code(old or 'none')} → "
+                                  f"{code(new or 'none')}.", ""]
     lines += manifest_section(data)
-    lines += [f"- {n}" for n in data.notes]
-    footer = "<sub>written by `mlops report`" + (f" for {_code(data.head[:12])}" if data.head else "") + \
-             (f" against {_code(data.base)}" if data.base else "") + " · updated in place</sub>"
-    text = "\n".join([*lines, footer]) + "\n"
-    if len(text) > MAX_CHARS:
-        text = text[: MAX_CHARS - 200].rsplit("\n", 1)[0] + "\n\n… (report truncated to fit a GitHub comment)\n"
-    return text
+    lines += [f"- {text(n)}" for n in data.notes]
+    footer = "<sub>written by `mlops report`" + (f" for {code(data.head[:12])}" if data.head else "") + \
+             (f" against {code(data.base)}" if data.base else "") + " · updated in place</sub>"
+    out = "\n".join([*lines, footer]) + "\n"
+    if len(out) > MAX_CHARS:
+        out = out[: MAX_CHARS - 200].rsplit("\n", 1)[0] + "\n\n… (report truncated to fit a GitHub comment)\n"
+    return out
 
 
 def verdict_markdown(verdict: Verdict) -> str:
     """One verdict as a short markdown block (for `mlops evaluate`'s step summary)."""
-    head = (f"### {PASS if verdict.passed else FAIL} `{verdict.model}` {_code(verdict.candidate.version)} against "
-            f"{verdict.environment} (baseline: {_baseline_text(verdict.baseline)})")
-    rows = [[_code(g.name), g.metric, g.rule, fmt(g.value), fmt(g.baseline), fmt(g.delta, signed=True),
-             f"{PASS if g.passed else FAIL} {g.reason}"] for g in verdict.gates]
+    head = (f"### {PASS if verdict.passed else FAIL} {code(verdict.model)} {code(verdict.candidate.version)} against "
+            f"{text(verdict.environment)} (baseline: {_baseline_text(verdict.baseline)})")
+    rows = [[code(g.name), text(g.metric), text(g.rule), fmt(g.value), fmt(g.baseline), fmt(g.delta, signed=True),
+             f"{PASS if g.passed else FAIL} {text(g.reason)}"] for g in verdict.gates]
     lines = [head, "", *table(["gate", "metric", "rule", "value", "baseline", "Δ", "result"], rows), ""]
     if not rows:
         lines = [head, "", "No gates apply.", ""]
-    return "\n".join(lines + [f"> {n}" for n in verdict.notes]) + "\n"
+    return "\n".join(lines + [f"> {text(n)}" for n in verdict.notes]) + "\n"

@@ -7,7 +7,7 @@ pull request, and runs one of the three modes; the CLI only parses arguments and
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -22,7 +22,6 @@ from mlops.report.collect import collect, read_verdicts, required, resolve_base
 from mlops.report.markdown import MARKER, render
 
 Mode = Literal["comment", "status", "fork-notice"]
-Say = Callable[[str], None]
 
 STATUS_CONTEXT = "mlops/gates"
 FORK_MARKER = "<!-- mlops-fork-notice -->"

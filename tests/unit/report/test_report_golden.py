@@ -83,7 +83,7 @@ def test_failing_required_gate_and_promotion_gates_are_told_apart() -> None:
     text = render(full_report())
     assert "✅ **All required gates passed** · not yet promotable: digits-cnn to staging, digits-cnn to prod" in text
     assert "| dev | none pinned | ✅ 2/2 gates passed · **required** |" in text
-    assert "| prod | `prod-min-accuracy` (env policy) | ≥ 0.93 | 0.9276 | ❌ accuracy 0.9276 < min 0.93 |" in text
+    assert "| prod | `prod-min-accuracy` (env policy) | ≥ 0.93 | 0.9276 | ❌ accuracy 0.9276 \\< min 0.93 |" in text
 
 
 def test_report_without_models_or_base_matches_golden() -> None:
