@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Regenerate the GitHub contract fixtures from GitHub's official descriptions (npm packages).
 
-- ``tests/fixtures/github/openapi-trimmed.json``: only the REST operations the Forge client uses
-  (``mlops.adapters.forge.github.OPERATIONS``), each with its parameters, request body and responses,
+- ``tests/fixtures/github/openapi-trimmed.json``: only the REST operations mlops uses: the union of the Forge
+  client's (``mlops.adapters.forge.github.OPERATIONS``) and the settings reader's that ``mlops doctor`` uses
+  (``mlops.adapters.forge.settings.OPERATIONS``), each with its parameters, request body and responses,
   plus every component those reference (transitively), from ``@octokit/openapi``'s
   ``generated/api.github.com.json``. Descriptions and examples are dropped to keep it small.
 - ``tests/fixtures/github/events/*.json``: a few real webhook payloads from ``@octokit/webhooks-examples``.
@@ -23,18 +24,31 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from mlops.adapters.forge import github
+from mlops.adapters.forge import github, settings
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "tests" / "fixtures" / "github"
-# The REST operations the client uses: the fixture holds exactly these.
-OPERATIONS = github.OPERATIONS
+# The REST operations mlops uses: the fixture holds exactly these (a table may grow; an operation in both must agree).
+TABLES: dict[str, dict[str, tuple[str, str]]] = {"github": github.OPERATIONS, "settings": settings.OPERATIONS}
+
+
+def union(tables: dict[str, dict[str, tuple[str, str]]]) -> dict[str, tuple[str, str]]:
+    merged: dict[str, tuple[str, str]] = {}
+    for name, table in tables.items():
+        for op_id, route in table.items():
+            if merged.setdefault(op_id, route) != route:
+                raise SystemExit(f"{op_id} is {route} in {name}.OPERATIONS but {merged[op_id]} elsewhere")
+    return merged
+
+
+OPERATIONS = union(TABLES)
 # (event name, action or None, ref prefix, output file): the first example that matches (and deletes nothing).
 EVENTS: list[tuple[str, str | None, str, str]] = [
     ("pull_request", "opened", "", "pull_request.opened.json"),
     ("pull_request", "synchronize", "", "pull_request.synchronize.json"),
     ("workflow_dispatch", None, "refs/heads/", "workflow_dispatch.json"),
     ("push", None, "refs/heads/", "push.json"),
+    ("workflow_run", "completed", "", "workflow_run.completed.json"),
 ]
 DROP_KEYS = {"description", "summary", "examples", "example", "externalDocs", "x-github", "x-octokit", "tags"}
 
@@ -82,8 +96,10 @@ def refs(node: Any) -> set[str]:
 def trim(spec: dict[str, Any]) -> dict[str, Any]:
     paths: dict[str, Any] = {}
     for op_id, (template, method) in OPERATIONS.items():
-        item = spec["paths"][template]
-        operation = item[method]
+        item = spec["paths"].get(template, {})
+        operation = item.get(method)
+        if operation is None:
+            raise SystemExit(f"{op_id}: no {method.upper()} {template} in this version of @octokit/openapi")
         if operation["operationId"] != op_id:
             raise SystemExit(f"{method.upper()} {template} is {operation['operationId']}, expected {op_id}")
         entry = paths.setdefault(template, {k: v for k, v in item.items() if k == "parameters"})

@@ -27,6 +27,7 @@ VERBS: dict[str, tuple[str, str]] = {
     "serve": ("mlops.cli.serve", "serve a version over the Open Inference Protocol (v2 REST)"),
     "build-image": ("mlops.cli.build_image", "build and push the serving image of a version"),
     "labels": ("mlops.cli.labels", "ingest delayed ground-truth labels for monitoring"),
+    "doctor": ("mlops.cli.doctor", "check the GitHub settings the trust model relies on (read-only)"),
 }
 
 EPILOG = """examples:

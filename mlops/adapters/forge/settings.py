@@ -44,6 +44,8 @@ OPERATIONS: dict[str, tuple[str, str]] = {
     "actions/list-repo-workflows": ("/repos/{owner}/{repo}/actions/workflows", "get"),
     "actions/list-self-hosted-runners-for-repo": ("/repos/{owner}/{repo}/actions/runners", "get"),
     "actions/list-self-hosted-runner-groups-for-org": ("/orgs/{org}/actions/runner-groups", "get"),
+    "actions/list-self-hosted-runners-in-group-for-org":
+        ("/orgs/{org}/actions/runner-groups/{runner_group_id}/runners", "get"),
     "apps/get-repo-installation": ("/repos/{owner}/{repo}/installation", "get"),
     "orgs/list-app-installations": ("/orgs/{org}/installations", "get"),
 }
@@ -146,6 +148,10 @@ class GitHubSettings:
         return self._items(f"/orgs/{quote(org, safe='')}/actions/runner-groups", "runner_groups",
                            {"visible_to_repository": self.name})
 
+    def group_runners(self, org: str, group_id: int) -> list[dict[str, Any]]:
+        """The self-hosted runners in one of the organisation's runner groups."""
+        return self._items(f"/orgs/{quote(org, safe='')}/actions/runner-groups/{int(group_id)}/runners", "runners")
+
     def app_installation(self) -> dict[str, Any]:
         """The App's installation on this repository, read with a JWT signed by the App's private key."""
         if not (self._app_id and self._app_key):
@@ -193,7 +199,7 @@ class GitHubSettings:
                 return items
             response = self._get(next_url, query)
             data = _json(response, next_url)
-            page = data.get(key) if key is not None and isinstance(data, dict) else data
+            page = data if key is None else data.get(key) if isinstance(data, dict) else None
             if not isinstance(page, list):
                 wanted = f"an object with a {key!r} array" if key else "a JSON array"
                 raise ForgeError(f"GET {_show(next_url)}: expected {wanted}, got {type(data).__name__}")
