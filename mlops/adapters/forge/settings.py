@@ -27,6 +27,7 @@ import httpx
 
 from mlops import __version__
 from mlops.adapters.forge import ForgeError
+from mlops.adapters.forge.github_http import API_VERSION, MAX_PAGES, PER_PAGE  # the Forge client's too
 from mlops.adapters.forge.retry import RetryPolicy, wait_before_retry
 
 # operationId → (path template, method) of every REST operation this reader uses (all reads); the contract
@@ -49,9 +50,6 @@ OPERATIONS: dict[str, tuple[str, str]] = {
     "apps/get-repo-installation": ("/repos/{owner}/{repo}/installation", "get"),
     "orgs/list-app-installations": ("/orgs/{org}/installations", "get"),
 }
-API_VERSION = "2022-11-28"  # the REST API version the Forge client pins too
-PER_PAGE = 100
-MAX_PAGES = 50
 _REPOSITORY = re.compile(r"^[A-Za-z0-9-]+/[A-Za-z0-9._-]+$")
 JWT_LIFETIME = 540  # seconds; GitHub refuses an App JWT that expires more than 10 minutes ahead
 
