@@ -33,6 +33,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--store", action="store_true", help="dvc add + dvc push the artifacts")
     parser.add_argument("--no-push", action="store_true", help="with --store: the DVC cache only")
     parser.add_argument("--commit", action="store_true", help="commit the records on --branch through the forge")
+    parser.add_argument("--place", action="store_true",
+                        help="put the verified records and artifacts into the checkout (to evaluate; no commit)")
     parser.add_argument("--branch", metavar="NAME", help="the pull request's branch (for --commit)")
     add_repo_argument(parser)
 
@@ -40,7 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from mlops.adapters.forge import forge_from_env
     from mlops.adapters.scm import open_scm
-    from mlops.train.accept import check_against_head, commit, store, unpack
+    from mlops.train.accept import check_against_head, commit, place, store, unpack
     from mlops.validate.validate import load_valid
 
     if args.commit and not args.branch:
@@ -61,6 +63,9 @@ def run(args: argparse.Namespace) -> int:
         if args.store:
             for uri in store(repo, bundles, push=not args.no_push):
                 print(f"stored {uri}")
+        if args.place:
+            for path in place(repo, bundles):
+                print(f"placed {path}")
         if args.commit:
             forge = forge_from_env(root)
             try:

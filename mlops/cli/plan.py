@@ -16,6 +16,7 @@ import os
 from pathlib import Path
 
 from mlops.cli._run import add_repo_argument, in_github_actions, repo_root, step_summary
+from mlops.core.errors import UsageError
 
 EXAMPLES = """examples:
   mlops plan --base origin/main
@@ -23,7 +24,8 @@ EXAMPLES = """examples:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--base", metavar="REF", required=True, help="base revision (the PR's base branch or commit)")
+    parser.add_argument("--base", metavar="REF", help="base revision (default: the pull request's base commit)")
+    parser.add_argument("--pr", metavar="N", type=int, help="pull request number (default: from the event)")
     parser.add_argument("--verdicts-out", metavar="DIR", help="write the verdicts on changed pins and rules here")
     parser.add_argument("--json", action="store_true", help="print the plan as JSON")
     add_repo_argument(parser)
@@ -32,18 +34,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import tempfile
 
-    from mlops.adapters.forge import forge_from_env
+    from mlops.adapters.forge import forge_from_env, read_event
     from mlops.adapters.scm import open_scm
     from mlops.core.atomic import write_text
     from mlops.evaluate.pins import pin_verdicts
-    from mlops.gitops.plan import plan, repository_at
+    from mlops.gitops.plan import find_pull, plan, repository_at
     from mlops.validate.validate import load_valid
 
     root = repo_root(args.repo)
-    repo, scm = load_valid(root), open_scm(root)
+    scm = open_scm(root)
     forge = forge_from_env(root)
     try:
-        result = plan(repo, scm, forge, args.base)
+        event = read_event()
+        target, base = None, args.base
+        if base is None:
+            if args.pr is None and event is None:
+                raise UsageError("give --base REF, or --pr N (or run in a pull request's workflow)")
+            target = find_pull(forge, event, args.pr, scm.require("HEAD"))
+            base = target.base_sha
+        repo = load_valid(root)
+        result = plan(repo, scm, forge, base)
     finally:
         forge.close()
     verdicts = []
@@ -69,7 +79,10 @@ def run(args: argparse.Namespace) -> int:
     if in_github_actions() and os.environ.get("GITHUB_OUTPUT"):
         with Path(os.environ["GITHUB_OUTPUT"]).open("a", encoding="utf-8") as fh:
             fh.write(f"changed={json.dumps(result.changed)}\ntrain={json.dumps(result.train)}\n"
-                     f"verdicts={len(verdicts)}\n")
+                     f"verdicts={len(verdicts)}\nbase={result.base}\n")
+            if target is not None:
+                fh.write(f"pr={target.number}\nhead-ref={target.head_ref}\n"
+                         f"same-repo={'true' if target.same_repo else 'false'}\n")
     rows = "\n".join(f"| `{m.model}` | {'train' if m.train else 'trained'} | {m.reason} |" for m in result.models)
     step_summary("### mlops plan\n\n" + (f"| model | plan | why |\n|---|---|---|\n{rows}" if rows else
                                          "No model changed.") + f"\n\n{len(verdicts)} verdict(s) on pins and rules.")

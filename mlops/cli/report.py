@@ -37,6 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     mode.add_argument("--fork-notice", action="store_true",
                       help="comment that a maintainer must start training (workflow_dispatch)")
     parser.add_argument("--sha", metavar="SHA", help="commit for --status (default: the event's head commit)")
+    parser.add_argument("--failure", metavar="REASON", help="--status: set failure with REASON (an earlier job failed)")
     parser.add_argument("--workflow", metavar="FILE", default="pr.yml", help="workflow named in the fork notice")
     add_repo_argument(parser)
 
@@ -48,7 +49,8 @@ def run(args: argparse.Namespace) -> int:
     mode: Mode = "fork-notice" if args.fork_notice else "status" if args.status else "comment"
     root = repo_root(args.repo, required=mode != "fork-notice")  # the fork notice needs no checkout
     request = ReportRequest(root, mode, Path(args.verdicts) if args.verdicts else None, args.pr,
-                            Path(args.out) if args.out else None, args.base, args.sha, args.workflow)
+                            Path(args.out) if args.out else None, args.base, args.sha, args.workflow,
+                            args.failure or None)
     forge = forge_from_env(root)
     try:
         done = publish(request, forge)

@@ -89,7 +89,7 @@ def lock_text(pins: dict[str, str]) -> str:
 
 
 def _pip(args: Sequence[str], log: Log, env: dict[str, str] | None = None) -> None:
-    cmd = [sys.executable, "-m", "pip", "--disable-pip-version-check", *args]
+    cmd = [sys.executable, "-I", "-m", "pip", "--disable-pip-version-check", *args]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
     if proc.returncode != 0:
         tail = " | ".join((proc.stdout + proc.stderr).strip().splitlines()[-4:])

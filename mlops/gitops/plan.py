@@ -17,10 +17,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlops.adapters.forge import Forge
+from mlops.adapters.forge import Event, Forge
 from mlops.adapters.scm import Scm
 from mlops.core.dvcmeta import DATA_POINTER, data_version
-from mlops.core.errors import UserError
+from mlops.core.errors import Problem, UsageError, UserError
 from mlops.core.provenance import input_differences
 from mlops.core.repo import ENVIRONMENTS, MODELS, Repository, record_path
 
@@ -134,3 +134,31 @@ def repository_at(scm: Scm, rev: str, dest: Path) -> Repository:
     from mlops.core.repo import load_repository
 
     return load_repository(scm.export(scm.require(rev), [MODELS, ENVIRONMENTS], dest))
+
+
+@dataclass(frozen=True)
+class PullTarget:
+    """The pull request a run works on, as the forge knows it (never as the PR's own files say)."""
+
+    number: int
+    head_sha: str
+    head_ref: str
+    base_sha: str
+    same_repo: bool
+
+
+def find_pull(forge: Forge, event: Event | None, pr: int | None, head_sha: str) -> PullTarget:
+    """The open pull request ``pr`` (else the event's, else the one open from the event's branch) at ``head_sha``."""
+    number = pr if pr is not None else event.pr if event is not None else None
+    if number is None and event is not None and event.branch:
+        found = forge.find_open_pr(f"{event.head_owner}:{event.branch}" if event.head_owner else event.branch)
+        number = found.number if found is not None else None
+    if number is None:
+        raise UsageError(f"no open pull request for {head_sha[:12]}; pass --pr N")
+    pull = forge.get_pr(number)
+    if pull.state != "open":
+        raise UserError(Problem("forge", 1, 1, f"pull request #{number} is {pull.state}; nothing to do"))
+    if pull.head_sha != head_sha:
+        raise UserError(Problem("forge", 1, 1, f"pull request #{number}'s head is {pull.head_sha[:12]}, not "
+                                               f"{head_sha[:12]}; the run for the newer commit handles it"))
+    return PullTarget(number, pull.head_sha, pull.head, pull.base_sha, not pull.from_fork)

@@ -143,6 +143,7 @@ class ReportRequest:
     base: str | None = None
     sha: str | None = None
     workflow: str = "pr.yml"
+    failure: str | None = None  # status mode: an earlier job failed; the status says which
 
 
 @dataclass(frozen=True)
@@ -191,13 +192,17 @@ def _comment(request: ReportRequest, forge: Forge, scm: Scm | None, env: Mapping
 
 
 def _status(request: ReportRequest, forge: Forge, env: Mapping[str, str]) -> Published:
-    if request.verdicts is None:
-        raise UsageError("--status needs --verdicts DIR (the verdicts of `mlops evaluate`)")
+    if request.verdicts is None and not request.failure:
+        raise UsageError("--status needs --verdicts DIR (the verdicts of `mlops evaluate`) or --failure REASON")
     event = read_event(env)
     sha = request.sha or (event.head_sha if event else None)
     if not sha:
         raise UsageError("--status needs --sha SHA (or a pull request event)")
-    state, description = gate_status(_valid_repo(request.root), _verdicts(request))
+    state: StatusState = "failure"
+    if request.failure:
+        description = short_description(request.failure)
+    else:
+        state, description = gate_status(_valid_repo(request.root), _verdicts(request))
     forge.set_status(sha, state, STATUS_CONTEXT, description, run_url(env))
     return Published("", (f"{STATUS_CONTEXT} = {state} on {sha[:12]}: {description}",))
 

@@ -149,3 +149,17 @@ def commit(repo: Repository, scm: Scm, forge: Forge, bundles: list[Bundle], *, b
     names = ", ".join(f"{b.model}@{b.version}" for b in bundles)
     return forge.commit_files(branch, files, f"mlops: version records {names}\n\nTrained from {head}.",
                               parent=head)
+
+
+def place(repo: Repository, bundles: list[Bundle]) -> list[str]:
+    """Put the verified records and artifacts into the checkout, to evaluate them here (nothing is committed)."""
+    from mlops.train.record import write_once
+
+    placed = []
+    for bundle in bundles:
+        target = repo.root / bundle.path[:-5]
+        if not target.exists():
+            shutil.copytree(bundle.artifact, target)
+        write_once(repo.root / bundle.path, bundle.text, bundle.path)
+        placed.append(bundle.path)
+    return placed

@@ -99,7 +99,8 @@ def _launch(ctx: Context, job: FitJob) -> None:
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nnodes=1",
            f"--nproc-per-node={job.world_size}", "-m", "mlops.train.worker", str(job.write())]
     ctx.reporter.log(f"launching {job.world_size} processes: torchrun --nproc-per-node {job.world_size}")
-    env = {**os.environ, "OMP_NUM_THREADS": str(job.threads or 1)}
+    # PYTHONSAFEPATH: the workers start in the checkout, whose files must not shadow installed packages
+    env = {**os.environ, "OMP_NUM_THREADS": str(job.threads or 1), "PYTHONSAFEPATH": "1"}
     proc = subprocess.run(cmd, cwd=ctx.root, env=env, check=False)
     if proc.returncode != 0:
         raise UserError(Problem(ctx.doc.path, 1, 1, f"distributed training failed (torchrun exit {proc.returncode}); "

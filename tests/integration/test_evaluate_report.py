@@ -111,7 +111,7 @@ def test_evaluate_report_status(proposal: tuple[Path, str, str]) -> None:
     body = LocalForge(repo).pull(1)["comments"][0]["body"]
     assert body == first.stdout
     for expected in (f"### `{MODEL}` · candidate `{candidate}`", f"`{baseline}` (evaluated now)",
-                     "| `hidden` | [32, 16] | [64, 32] |", "```mermaid\nxychart-beta", "not yet promotable: "
+                     "| `hidden` | `[32, 16]` | `[64, 32]` |", "```mermaid\nxychart-beta", "not yet promotable: "
                      f"{MODEL} to prod", "prod-near-perfect", f"- vs `{baseline}`: same data",
                      "### Manifests (`mlops diff --base main`)"):
         assert expected in body, expected

@@ -29,7 +29,8 @@ from mlops.core.spec.record import VersionRecord
 
 def run_dvc(root: Path, *args: str, where: str = "data.dvc", timeout: float = 600) -> str:
     """Run ``dvc ARGS`` in ``root``; a failure is a :class:`UserError` carrying DVC's own message."""
-    proc = subprocess.run([sys.executable, "-m", "dvc", *args], cwd=root, capture_output=True, text=True,
+    # -I: DVC runs in the repository (a pull request's files), which must not be able to shadow the dvc package
+    proc = subprocess.run([sys.executable, "-I", "-m", "dvc", *args], cwd=root, capture_output=True, text=True,
                           timeout=timeout, check=False)
     if proc.returncode != 0:
         lines = [ln for ln in (proc.stderr + proc.stdout).splitlines() if ln.strip()]

@@ -56,6 +56,8 @@ class PullRequest:
     merge_sha: str | None = None
     labels: tuple[str, ...] = ()
     author: str = ""
+    base_sha: str = ""
+    from_fork: bool = False
 
 
 @dataclass(frozen=True)
@@ -198,6 +200,7 @@ class Event:
     head_sha: str | None = None
     from_fork: bool = False
     base_sha: str | None = None  # the pull request's base commit
+    head_owner: str | None = None  # the owner of the head's repository (a fork's)
 
 
 def _dict(value: object) -> dict[str, Any]:
@@ -235,6 +238,14 @@ def read_event(env: Mapping[str, str] | None = None) -> Event | None:
         return Event(name or "pull_request", _int(pull.get("number")) or _int(payload.get("number")),
                      head.get("ref"), head.get("sha"), bool(head_repo and base_repo and head_repo != base_repo),
                      base.get("sha"))
+    run = payload.get("workflow_run")
+    if isinstance(run, dict):  # the PR run finished: this run's definition is the default branch's
+        head_repo, repo = _dict(run.get("head_repository")), _dict(payload.get("repository"))
+        pulls = [p for p in run.get("pull_requests") or [] if isinstance(p, dict)]
+        fork = bool(head_repo.get("full_name")) and head_repo.get("full_name") != repo.get("full_name")
+        return Event(name or "workflow_run", _int(pulls[0].get("number")) if pulls and not fork else None,
+                     run.get("head_branch"), run.get("head_sha"), fork, None,
+                     _dict(head_repo.get("owner")).get("login"))
     inputs = payload.get("inputs")
     if isinstance(inputs, dict) or name == "workflow_dispatch":
         inputs = inputs if isinstance(inputs, dict) else {}

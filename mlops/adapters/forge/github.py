@@ -205,12 +205,14 @@ def _comment(item: Any) -> Comment:
 
 
 def _pull(item: Any) -> PullRequest:
-    head = item.get("head") or {}
+    head, base = item.get("head") or {}, item.get("base") or {}
+    head_repo, base_repo = (head.get("repo") or {}).get("full_name"), (base.get("repo") or {}).get("full_name")
     labels = tuple(str(x.get("name", "")) for x in item.get("labels") or [] if isinstance(x, dict))
     return PullRequest(int(item["number"]), head.get("ref", ""), (item.get("base") or {}).get("ref", ""),
                        item.get("title") or "", item.get("html_url") or "", item.get("state") or "open",
                        item.get("body") or "", head.get("sha") or "", bool(item.get("merged_at")),
-                       item.get("merge_commit_sha"), labels, (item.get("user") or {}).get("login", ""))
+                       item.get("merge_commit_sha"), labels, (item.get("user") or {}).get("login", ""),
+                       base.get("sha") or "", bool(head_repo and base_repo and head_repo != base_repo))
 
 
 def _branch(name: str) -> str:

@@ -256,7 +256,8 @@ class LocalForge:
         return PullRequest(int(data["number"]), data["head"], data["base"], data.get("title", ""),
                            str(self._file("pulls", int(data["number"]))), data.get("state", "open"),
                            data.get("body", ""), data.get("head_sha", ""), bool(data.get("merged")),
-                           data.get("merge_sha"), tuple(data.get("labels", [])), data.get("author", ""))
+                           data.get("merge_sha"), tuple(data.get("labels", [])), data.get("author", ""),
+                           data.get("base_sha") or self._tip(data["base"]) or "")
 
     # -- commits the forge makes as its identity -------------------------------------------------------
 

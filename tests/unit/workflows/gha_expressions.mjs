@@ -1,7 +1,8 @@
 // Evaluates GitHub Actions `if:` expressions with GitHub's own evaluator, the npm package @actions/expressions.
 // stdin: {"package": "<dir of @actions/expressions>", "cases": [{"expr", "context", "status": {...}}]}
-// stdout: a JSON list with the truthiness of each expression. The status functions (success, failure, cancelled,
-// always) answer from "status", as the runner's job-level implementations would.
+// stdout: a JSON list with the truthiness of each expression ("raw": true — its value, as a string is coerced, the
+// way a `with:` input receives it). The status functions (success, failure, cancelled, always) answer from
+// "status", as the runner's job-level implementations would.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -20,6 +21,8 @@ const results = input.cases.map(({ expr, context, status }) => {
     name, minArgs: 0, maxArgs: 0,
     call: () => new data.BooleanData(name === "always" ? true : Boolean(status[name])),
   }]));
-  return truthy(new Evaluator(ast, JSON.parse(JSON.stringify(context), data.reviver), functions).evaluate());
+  const value = new Evaluator(ast, JSON.parse(JSON.stringify(context), data.reviver), functions).evaluate();
+  if (!input.raw) return truthy(value);
+  return value.kind === data.Kind.Null ? "" : value.kind === data.Kind.Boolean ? String(value.value) : value.coerceString();
 });
 process.stdout.write(JSON.stringify(results));

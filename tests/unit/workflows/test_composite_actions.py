@@ -30,26 +30,35 @@ def repo(tmp_path: Path) -> Path:
 
 # --- train -------------------------------------------------------------------------------------------------------
 
-def test_train_copies_the_new_record_and_pointer_but_not_the_artifact(action_runner: ActionRunner,
-                                                                     repo: Path) -> None:
-    dest = action_runner.tmp / "records"
-    result = action_runner.run("train", "mlops train", {"model": "alpha", "repo": str(repo), "records-dir": str(dest),
+def test_train_hands_over_the_record_and_the_artifact_not_the_pointer(action_runner: ActionRunner,
+                                                                      repo: Path) -> None:
+    dest = action_runner.tmp / "trained"
+    result = action_runner.run("train", "mlops train", {"model": "alpha", "repo": str(repo), "out-dir": str(dest),
                                                         "python": str(action_runner.fake_python)})
     assert result.code == 0, result.stderr
-    assert result.calls == [f"-m mlops train alpha --repo {repo} @ {action_runner.tmp}"]
-    assert result.outputs["records"] == "models/alpha/versions/20261201-0123abcd.yaml"
-    assert result.outputs["records-dir"] == str(dest)
+    assert result.calls[0] == f"-I -m mlops train alpha --repo {repo} --no-push --json @ {action_runner.tmp}"
+    assert result.outputs == {"version": "20261201-0123abcd", "out-dir": str(dest)}
     copied = sorted(p.relative_to(dest).as_posix() for p in dest.rglob("*") if p.is_file())
-    assert copied == ["models/alpha/versions/.gitignore", "models/alpha/versions/20261201-0123abcd.dvc",
-                      "models/alpha/versions/20261201-0123abcd.yaml"]
+    assert copied == ["models/alpha/versions/20261201-0123abcd.yaml",
+                      "models/alpha/versions/20261201-0123abcd/program.pt2"]
 
 
-def test_train_refuses_to_edit_an_existing_record(action_runner: ActionRunner, repo: Path) -> None:
+def test_train_gets_read_credentials_for_its_step_only(action_runner: ActionRunner, repo: Path) -> None:
+    (repo / ".dvc").mkdir()
+    result = action_runner.run("train", "mlops train", {"model": "alpha", "repo": str(repo),
+                                                        "storage-config": "['remote \"r\"']\n    access_key_id = RO",
+                                                        "python": str(action_runner.fake_python)})
+    assert result.code == 0, result.stderr
+    trained = json.loads((action_runner.tmp / "runner-temp" / "mlops-train-alpha.json").read_text())
+    assert "access_key_id = RO" in trained["config_local"]
+    assert not (repo / ".dvc" / "config.local").exists()
+
+
+def test_train_failure_fails_the_step(action_runner: ActionRunner, repo: Path) -> None:
     result = action_runner.run("train", "mlops train", {"model": "alpha", "repo": str(repo),
                                                         "python": str(action_runner.fake_python)},
-                               extra_env={"FAKE_TRAIN": "edit-old"})
-    assert result.code == 1
-    assert "changed the existing record models/alpha/versions/20261101-aaaaaaaa.yaml" in result.stdout
+                               extra_env={"FAKE_TRAIN": "fail"})
+    assert result.code == 1 and "version" not in result.outputs
 
 
 def test_train_refuses_a_dirty_versions_directory(action_runner: ActionRunner, repo: Path) -> None:
@@ -58,15 +67,47 @@ def test_train_refuses_a_dirty_versions_directory(action_runner: ActionRunner, r
                                                         "python": str(action_runner.fake_python)})
     assert result.code == 1
     assert "has uncommitted changes before training" in result.stdout
-    assert result.calls == []
 
 
-def test_train_that_writes_no_record_fails_the_step(action_runner: ActionRunner, repo: Path) -> None:
-    result = action_runner.run("train", "mlops train", {"model": "alpha", "repo": str(repo),
-                                                        "python": str(action_runner.fake_python)},
-                               extra_env={"FAKE_TRAIN": "none"})
-    assert result.code == 1
-    assert "::error title=mlops train::mlops train alpha wrote no new record" in result.stdout
+# --- plan and accept ---------------------------------------------------------------------------------------------
+
+def test_plan_passes_the_pr_and_then_validates_against_the_merge_base(action_runner: ActionRunner,
+                                                                      repo: Path) -> None:
+    result = action_runner.run("plan", "mlops plan", {"pr": "7", "repo": str(repo), "bot-login": "app[bot]",
+                                                      "python": str(action_runner.fake_python)})
+    assert result.code == 0, result.stderr
+    verdicts = action_runner.tmp / "runner-temp" / "mlops-pin-verdicts"
+    assert result.calls == [f"-I -m mlops plan --repo {repo} --verdicts-out {verdicts} --pr 7 @ {action_runner.tmp}"]
+    assert result.outputs["base"] == "b" * 40
+    no_pr = action_runner.run("plan", "mlops plan", {"pr": "0", "repo": str(repo),
+                                                     "python": str(action_runner.fake_python)})
+    assert "--pr" not in no_pr.calls[0]
+
+
+@pytest.mark.parametrize(("mode", "inputs", "expected"), [
+    ("store", {"storage-config": "secret_access_key = W"}, "--store"),
+    ("commit", {"branch": "feature/x", "token": "ghs_app", "bot-login": "app[bot]"}, "--commit --branch feature/x"),
+    ("place", {}, "--place"),
+])
+def test_accept_modes_hold_only_their_own_credential(action_runner: ActionRunner, repo: Path, mode: str,
+                                                     inputs: dict[str, str], expected: str) -> None:
+    (repo / ".dvc").mkdir(exist_ok=True)
+    result = action_runner.run("accept", "mlops accept", {"mode": mode, "dir": "/tmp/trained", "head": "a" * 40,
+                                                          "repo": str(repo), "python": str(action_runner.fake_python),
+                                                          **inputs})
+    assert result.code == 0, result.stderr
+    assert result.calls == [f"-I -m mlops accept /tmp/trained --head {'a' * 40} --repo {repo} {expected} "
+                            f"@ {action_runner.tmp}"]
+    config, token = result.stdout.strip().split("; ")
+    assert ("secret_access_key = W" in config) == (mode == "store")
+    assert token == ("token: ghs_app" if mode == "commit" else "token:")
+    assert not (repo / ".dvc" / "config.local").exists()
+
+
+def test_accept_rejects_an_unknown_mode(action_runner: ActionRunner, repo: Path) -> None:
+    result = action_runner.run("accept", "mlops accept", {"mode": "push", "dir": "d", "head": "h",
+                                                          "python": str(action_runner.fake_python)})
+    assert result.code == 2 and "unknown mode 'push'" in result.stdout
 
 
 def test_train_input_with_shell_syntax_stays_a_plain_argument(action_runner: ActionRunner, repo: Path) -> None:
@@ -74,7 +115,7 @@ def test_train_input_with_shell_syntax_stays_a_plain_argument(action_runner: Act
     action_runner.run("train", "mlops train", {"model": hostile, "repo": str(repo),
                                                "python": str(action_runner.fake_python)})
     assert not (action_runner.tmp / "pwned").exists() and not (action_runner.tmp / "pwned2").exists()
-    assert action_runner.log.read_text().startswith(f"-m mlops train {hostile} --repo")
+    assert action_runner.log.read_text().startswith(f"-I -m mlops train {hostile} --repo")
 
 
 # --- evaluate ----------------------------------------------------------------------------------------------------
@@ -91,7 +132,7 @@ def test_evaluate_covers_every_environment(action_runner: ActionRunner, repo: Pa
     assert code == 0
     assert outputs == {"out-dir": str(out), "passed": "true"}
     assert sorted(p.name for p in out.iterdir()) == ["alpha--dev.json", "alpha--prod.json", "alpha--staging.json"]
-    assert calls[0] == f"-m mlops evaluate alpha --against dev --json-out {out}/alpha--dev.json @ {repo}"
+    assert calls[0] == f"-I -m mlops evaluate alpha --against dev --json-out {out}/alpha--dev.json @ {repo}"
 
 
 def test_a_failed_gate_is_a_verdict_not_a_broken_step(action_runner: ActionRunner, repo: Path) -> None:
@@ -114,15 +155,15 @@ def test_evaluate_takes_an_explicit_environment_list(action_runner: ActionRunner
                                                               "environments": "prod",
                                                               "python": str(action_runner.fake_python)})
     assert result.code == 0
-    assert [c.split(" --json-out")[0] for c in result.calls] == ["-m mlops evaluate alpha --against prod"]
+    assert [c.split(" --json-out")[0] for c in result.calls] == ["-I -m mlops evaluate alpha --against prod"]
 
 
 # --- report ------------------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize(("mode", "expected"), [
-    ("comment", "-m mlops report --verdicts {v} --pr 7"),
-    ("status", "-m mlops report --status --verdicts {v} --sha abc123"),
-    ("fork-notice", "-m mlops report --fork-notice --pr 7"),
+    ("comment", "-I -m mlops report --verdicts {v} --pr 7"),
+    ("status", "-I -m mlops report --status --verdicts {v} --sha abc123"),
+    ("fork-notice", "-I -m mlops report --fork-notice --pr 7 --workflow mlops.yml"),
 ])
 def test_report_modes(action_runner: ActionRunner, repo: Path, mode: str, expected: str) -> None:
     verdicts = action_runner.tmp / "v"
@@ -134,8 +175,8 @@ def test_report_modes(action_runner: ActionRunner, repo: Path, mode: str, expect
 
 
 @pytest.mark.parametrize(("mode", "inputs", "expected"), [
-    ("comment", {"base": "f00d"}, "-m mlops report --verdicts {v} --pr 7 --base f00d"),
-    ("fork-notice", {"workflow": "ci.yml"}, "-m mlops report --fork-notice --pr 7 --workflow ci.yml"),
+    ("comment", {"base": "f00d"}, "-I -m mlops report --verdicts {v} --pr 7 --base f00d"),
+    ("fork-notice", {"workflow": "ci.yml"}, "-I -m mlops report --fork-notice --pr 7 --workflow ci.yml"),
 ])
 def test_report_optional_arguments(action_runner: ActionRunner, repo: Path, mode: str, inputs: dict[str, str],
                                    expected: str) -> None:
@@ -145,6 +186,16 @@ def test_report_optional_arguments(action_runner: ActionRunner, repo: Path, mode
         "python": str(action_runner.fake_python), **inputs})
     assert result.code == 0, result.stderr
     assert result.calls == [expected.format(v=verdicts) + f" @ {repo}"]
+
+
+def test_report_status_after_a_failed_job(action_runner: ActionRunner, repo: Path) -> None:
+    result = action_runner.run("report", "mlops report", {
+        "mode": "status", "sha": "abc", "failure": "training failed (see the train jobs)", "repo": str(repo),
+        "python": str(action_runner.fake_python)})
+    assert result.code == 0, result.stderr
+    verdicts = action_runner.tmp / "runner-temp" / "mlops-verdicts"
+    assert result.calls == [f"-I -m mlops report --status --verdicts {verdicts} --sha abc --failure "
+                            f"training failed (see the train jobs) @ {repo}"]
 
 
 def test_report_rejects_an_unknown_mode(action_runner: ActionRunner, repo: Path) -> None:
@@ -167,14 +218,14 @@ def test_validate_runs_on_the_repository(action_runner: ActionRunner, repo: Path
     result = action_runner.run("validate", "mlops validate", {"repo": str(repo),
                                                               "python": str(action_runner.fake_python)})
     assert result.code == 0
-    assert result.calls == [f"-m mlops validate --repo {repo} @ {action_runner.tmp}"]
+    assert result.calls == [f"-I -m mlops validate --repo {repo} @ {action_runner.tmp}"]
 
 
 def test_validate_with_a_base_refuses_changed_records(action_runner: ActionRunner, repo: Path) -> None:
     result = action_runner.run("validate", "mlops validate", {"repo": str(repo), "base": "abc123",
                                                               "python": str(action_runner.fake_python)})
     assert result.code == 0
-    assert result.calls == [f"-m mlops validate --repo {repo} --base abc123 @ {action_runner.tmp}"]
+    assert result.calls == [f"-I -m mlops validate --repo {repo} --base abc123 @ {action_runner.tmp}"]
 
 
 def test_validate_failure_fails_the_step(action_runner: ActionRunner, repo: Path) -> None:
@@ -189,7 +240,7 @@ def test_manifest_diff_goes_to_the_step_summary(action_runner: ActionRunner, rep
     inputs = {"repo": str(repo), "base": "abc", "python": str(action_runner.fake_python)}
     result = action_runner.run("validate", step, inputs, extra_env={"FAKE_DIFF": "-replicas: 1\n+replicas: 2\n"})
     assert result.code == 0
-    assert result.calls == [f"-m mlops diff --base abc @ {repo}"]
+    assert result.calls == [f"-I -m mlops diff --base abc @ {repo}"]
     assert "### Manifest changes against `abc`" in result.summary
     assert "```diff\n-replicas: 1\n+replicas: 2\n" in result.summary
     empty = action_runner.run("validate", step, inputs)
@@ -238,6 +289,6 @@ def test_setup_installs_torch_first_then_mlops_into_a_job_local_venv(
     assert result.code == 0, result.stderr
     venv = action_runner.tmp / "runner-temp" / "mlops-venv"
     pip = "venv -m pip install --disable-pip-version-check"
-    assert result.calls == [f"system -m venv {venv}", f"{pip} {torch_cmd}", f"{pip} {package_arg}",
-                            "venv -m mlops --version"]
+    assert result.calls == [f"system -m venv {venv}", f"{pip} {torch_cmd}", f"{pip} --no-compile {package_arg}",
+                            "venv -I -m mlops --version"]
     assert result.outputs == {"python": str(venv / "bin" / "python")}

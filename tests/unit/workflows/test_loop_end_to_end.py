@@ -1,22 +1,23 @@
 """The PR loop through the composite actions with the real mlops verbs, on a copy of the example repository.
 
-A PR changes a model → changed-models says train it → validate → train (real, CPU) → the `record` step commits
-the record, its DVC pointer and .gitignore and pushes them to the PR branch → changed-models on the new head says
-evaluate only (the loop stops) → evaluate against every environment → the mlops/gates status (local forge).
+A PR changes a model → `plan` (the forge finds the PR) says train it → `train` (real, CPU, no push) hands over the
+record and the artifact → `accept` verifies them, stores the artifact in the DVC remote and commits record, pointer
+and .gitignore on the PR branch as the bot (local forge) → `plan` on the new head says evaluate only (the loop
+stops) → `evaluate` against every environment → the mlops/gates status.
 """
 
 from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from workflow_harness import ActionRunner, run_workflow_step
+from workflow_harness import ActionRunner
 
-from tests.helpers.git import git
+from mlops.adapters.forge.local import LocalForge
+from tests.helpers.git import commit_all, git, init_repo, with_origin
 
 
 @pytest.mark.slow
@@ -24,54 +25,53 @@ def test_a_model_change_trains_once_then_evaluates_and_gates(example_repo: Path,
                                                               tmp_path: Path) -> None:
     py = sys.executable
     repo = example_repo
-    (repo / ".gitignore").write_text("/data/\n/.mlops/\n__pycache__/\n", encoding="utf-8")
-    git(repo, "init", "-q", "-b", "main")
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "-m", "base")
-    origin = tmp_path / "origin.git"
-    subprocess.run(["git", "clone", "-q", "--bare", str(repo), str(origin)], check=True)
-    git(repo, "remote", "add", "origin", str(origin))
+    remote = tmp_path / "dvc-remote"
+    shutil.copytree(repo / ".dvc" / "cache", remote)
+    (repo / ".dvc" / "config").write_text(f"[core]\n    remote = r\n['remote \"r\"']\n    url = {remote}\n")
+    init_repo(repo, gitignore="/data/\n/.mlops/\n__pycache__/\n")
+    with_origin(repo, tmp_path / "origin.git")
     git(repo, "checkout", "-q", "-b", "tune-cancer")
     spec = repo / "models" / "cancer-mlp" / "model.yaml"
     spec.write_text(spec.read_text(encoding="utf-8").replace("epochs: 30", "epochs: 4"), encoding="utf-8")
-    git(repo, "commit", "-q", "-am", "cancer-mlp: fewer epochs")
+    commit_all(repo, "cancer-mlp: fewer epochs")
     git(repo, "push", "-q", "origin", "tune-cancer")
+    pr = LocalForge(repo).open_pr("tune-cancer", "main", "Fewer epochs", "").number
 
     def plan() -> dict[str, str]:
-        result = action_runner.run("changed-models", "Plan", {"base": "main", "head": "HEAD", "repo": str(repo)})
-        assert result.code == 0, result.stderr
-        return result.outputs
+        result = action_runner.run("plan", "mlops plan", {"pr": str(pr), "repo": str(repo), "python": py})
+        assert result.code == 0, result.stdout + result.stderr
+        return {k: result.outputs[k] for k in ("changed", "train", "same-repo")}
 
-    assert plan() == {"changed": '["cancer-mlp"]', "train": '["cancer-mlp"]'}
-    validated = action_runner.run("validate", "mlops validate", {"repo": str(repo), "base": "main", "python": py})
-    assert validated.code == 0, validated.stdout + validated.stderr
-
-    records = tmp_path / "records"
+    assert plan() == {"changed": '["cancer-mlp"]', "train": '["cancer-mlp"]', "same-repo": "true"}
+    trained_dir = tmp_path / "trained"
     trained = action_runner.run("train", "mlops train", {"model": "cancer-mlp", "repo": str(repo),
-                                                         "records-dir": str(records), "python": py})
+                                                         "out-dir": str(trained_dir), "python": py})
     assert trained.code == 0, trained.stdout[-3000:] + trained.stderr[-3000:]
-    [record] = trained.outputs["records"].splitlines()
+    version, head = trained.outputs["version"], git(repo, "rev-parse", "HEAD")
 
-    # the `record` job: a fresh detached checkout of the PR head, the downloaded files, commit, push
+    # the `record` job: a fresh checkout of the head; the training output is data in a temporary directory
     work = tmp_path / "work"
-    subprocess.run(["git", "clone", "-q", "--branch", "tune-cancer", str(origin), str(work)], check=True)
-    head = git(work, "rev-parse", "HEAD")
+    git(tmp_path, "clone", "-q", "--branch", "tune-cancer", str(tmp_path / "origin.git"), str(work))
     git(work, "checkout", "-q", "--detach", head)
-    shutil.copytree(records, work, dirs_exist_ok=True)
-    pushed = run_workflow_step("mlops-pr.yml", "record", "Commit and push them to the PR branch",
-                               {"TOKEN": "t", "APP_SLUG": "mlops", "EXPECTED": head, "HEAD_REF": "tune-cancer"},
-                               cwd=work, tmp=tmp_path)
-    assert pushed.returncode == 0, pushed.stdout + pushed.stderr
-    # the next run is a fresh checkout elsewhere: no training output, the artifact only in the DVC remote
+    shutil.copytree(repo / ".dvc", work / ".dvc", dirs_exist_ok=True)
+    (work / ".mlops" / "forge").parent.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(repo / ".mlops" / "forge", work / ".mlops" / "forge")
+    for mode, extra in (("store", {}), ("commit", {"branch": "tune-cancer"})):
+        accepted = action_runner.run("accept", "mlops accept", {"mode": mode, "dir": str(trained_dir), "head": head,
+                                                                "repo": str(work), "python": py, **extra})
+        assert accepted.code == 0, accepted.stdout + accepted.stderr
+    committed = git(tmp_path / "origin.git", "show", "--name-only", "--format=%an", "tune-cancer").splitlines()
+    assert committed[0] == "mlops-bot"
+    assert sorted(c for c in committed[1:] if c) == sorted(["models/cancer-mlp/versions/.gitignore",
+                                            f"models/cancer-mlp/versions/{version}.dvc",
+                                            f"models/cancer-mlp/versions/{version}.yaml"])
+
+    # the next run: a fresh checkout of the new head; the artifact only in the DVC remote
+    shutil.copytree(work / ".mlops" / "forge", repo / ".mlops" / "forge", dirs_exist_ok=True)
     git(repo, "checkout", "-q", "--", "models")
     git(repo, "clean", "-q", "-fdx", "--", "models")
     git(repo, "pull", "-q", "--ff-only", "origin", "tune-cancer")
-    committed = git(repo, "show", "--name-only", "--format=", "HEAD").splitlines()
-    assert record in committed and record.replace(".yaml", ".dvc") in committed
-
-    assert plan() == {"changed": '["cancer-mlp"]', "train": "[]"}  # the run the push starts evaluates only
-    revalidated = action_runner.run("validate", "mlops validate", {"repo": str(repo), "base": "main", "python": py})
-    assert revalidated.code == 0, revalidated.stdout + revalidated.stderr
+    assert plan() == {"changed": '["cancer-mlp"]', "train": "[]", "same-repo": "true"}
 
     verdicts = tmp_path / "verdicts"
     evaluated = action_runner.run("evaluate", "mlops evaluate", {"model": "cancer-mlp", "repo": str(repo),

@@ -6,7 +6,8 @@ the npm package @actions/expressions (the evaluator of GitHub's language service
 have, job after job, with the runner's rules: an `if:` without a status function means `success() && (…)`,
 `success()` is false once a needed job failed or was skipped, and a job that does not run has the result `skipped`.
 The scenarios are the trust model: fork code never reaches a self-hosted job unless a maintainer dispatched the
-run, secrets only reach `record`, a failure never ends in a status.
+run, a run that commits records stops (the commit starts the run that reports), every other run ends in the
+`mlops/gates` status — a failure ends in a failure status, and the status is set even when the comment fails.
 """
 
 from __future__ import annotations
@@ -70,11 +71,13 @@ def test_githubs_parser_accepts_every_workflow_and_the_reusable_call() -> None:
 
 def test_githubs_parser_rejects_a_call_that_does_not_match_the_reusable_workflow(tmp_path: Path) -> None:
     shutil.copytree(ROOT / ".github", tmp_path / ".github")
-    caller = tmp_path / ".github" / "workflows" / "pr.yml"
+    caller = tmp_path / ".github" / "workflows" / "mlops.yml"
     text = caller.read_text(encoding="utf-8")
-    caller.write_text(text.replace("      head-sha: ${{ github.event.pull_request.head.sha || inputs.sha }}\n",
-                                   "      heads-sha: ${{ inputs.sha }}\n"), encoding="utf-8")
-    errors = parse(tmp_path, caller)["pr.yml"]
+    planted = text.replace("      head-sha: ${{ github.event_name == 'workflow_run' && github.event.workflow_run.head_sha "
+                           "|| inputs.sha }}\n", "      heads-sha: ${{ inputs.sha }}\n")
+    assert planted != text
+    caller.write_text(planted, encoding="utf-8")
+    errors = parse(tmp_path, caller)["mlops.yml"]
     assert any("Input head-sha is required, but not provided while calling" in e for e in errors), errors
     assert any("heads-sha is not defined in the referenced workflow" in e for e in errors), errors
 
@@ -82,25 +85,24 @@ def test_githubs_parser_rejects_a_call_that_does_not_match_the_reusable_workflow
 def test_githubs_parser_rejects_a_job_that_needs_a_missing_job(tmp_path: Path) -> None:
     shutil.copytree(ROOT / ".github", tmp_path / ".github")
     reusable = tmp_path / ".github" / "workflows" / "mlops-pr.yml"
-    reusable.write_text(reusable.read_text(encoding="utf-8").replace("needs: [validate, train, evaluate]",
-                                                                     "needs: [validate, training, evaluate]"))
+    reusable.write_text(reusable.read_text(encoding="utf-8").replace("needs: [plan, train, record, evaluate]",
+                                                                     "needs: [plan, training, record, evaluate]"))
     assert parse(tmp_path, reusable)["mlops-pr.yml"]
 
 
 @dataclass
 class Scenario:
-    event: str  # pull_request | workflow_dispatch
+    """One run of mlops.yml → mlops-pr.yml: how it started and what the plan found."""
+
+    dispatched: bool = False
     fork: bool = False
     changed: list[str] = field(default_factory=list)
     train: list[str] = field(default_factory=list)
+    verdicts: int = 0  # verdicts on pins and rules
     outcome: dict[str, str] = field(default_factory=dict)  # job → result when it runs (default success)
 
     def github(self) -> dict[str, Any]:
-        event: dict[str, Any] = {}
-        if self.event == "pull_request":
-            head = "contributor/models" if self.fork else REPO
-            event = {"pull_request": {"number": 7, "head": {"repo": {"full_name": head}, "sha": "a" * 40}}}
-        return {"event_name": self.event, "repository": REPO, "event": event}
+        return {"event_name": "workflow_dispatch" if self.dispatched else "workflow_run", "repository": REPO}
 
 
 def simulate(scenario: Scenario) -> dict[str, str]:
@@ -115,21 +117,28 @@ def simulate(scenario: Scenario) -> dict[str, str]:
         for job_id in ready:
             job = pending.pop(job_id)
             needs = _needs(job)
-            expr = str(job.get("if", "success()")).strip()
-            expr = expr.removeprefix("${{").removesuffix("}}").strip()
-            if not STATUS_CALL.search(expr):
-                expr = f"success() && ({expr})"
-            context = {
-                "github": scenario.github(),
-                "inputs": {"pr": 7, "head-sha": "a" * 40},
-                "needs": {n: {"result": results[n], "outputs": _outputs(n, results[n], scenario)} for n in needs},
-            }
-            status = {"success": all(results[n] == "success" for n in needs),
-                      "failure": any(results[n] == "failure" for n in needs), "cancelled": False}
-            cases.append({"expr": expr, "context": context, "status": status})
+            cases.append(_case(str(job.get("if", "success()")), scenario, needs, results))
         for job_id, runs in zip(ready, evaluate(cases), strict=True):
             results[job_id] = scenario.outcome.get(job_id, "success") if runs else "skipped"
     return results
+
+
+def _case(expr: str, scenario: Scenario, needs: list[str], results: dict[str, str],
+          job_status: str = "success") -> dict[str, Any]:
+    expr = expr.strip().removeprefix("${{").removesuffix("}}").strip()
+    if not STATUS_CALL.search(expr):
+        expr = f"success() && ({expr})"
+    context = {
+        "github": scenario.github(),
+        "inputs": {"head-sha": "a" * 40, "pr": 7 if scenario.dispatched else 0, "dispatched": scenario.dispatched},
+        "needs": {n: {"result": results[n], "outputs": _outputs(n, results[n], scenario)} for n in needs},
+    }
+    if job_status != "success":  # inside a job: success() and failure() follow the steps so far
+        status = {"success": False, "failure": True, "cancelled": False}
+    else:
+        status = {"success": all(results[n] == "success" for n in needs),
+                  "failure": any(results[n] == "failure" for n in needs), "cancelled": False}
+    return {"expr": expr, "context": context, "status": status}
 
 
 def _needs(job: dict[str, Any]) -> list[str]:
@@ -138,8 +147,9 @@ def _needs(job: dict[str, Any]) -> list[str]:
 
 
 def _outputs(job: str, result: str, scenario: Scenario) -> dict[str, str]:
-    if job == "validate" and result == "success":
-        return {"changed": json.dumps(scenario.changed), "train": json.dumps(scenario.train)}
+    if job == "plan" and result == "success":
+        return {"changed": json.dumps(scenario.changed), "train": json.dumps(scenario.train),
+                "verdicts": str(scenario.verdicts), "same-repo": "false" if scenario.fork else "true", "pr": "7"}
     return {}
 
 
@@ -160,49 +170,71 @@ def test_the_evaluator_is_the_real_thing() -> None:
     ]) == [True, False, False]
 
 
-def test_same_repo_pr_that_needs_training_trains_and_pushes_the_records_then_stops() -> None:
-    results = simulate(Scenario("pull_request", changed=["digits-cnn"], train=["digits-cnn"]))
-    assert ran(results) == {"validate", "train", "record"}
+def test_a_same_repo_pr_that_needs_training_trains_commits_and_stops() -> None:
+    assert ran(simulate(Scenario(changed=["digits-cnn"], train=["digits-cnn"]))) == {"plan", "train", "record"}
 
 
-def test_the_run_started_by_the_record_push_evaluates_and_reports() -> None:
-    results = simulate(Scenario("pull_request", changed=["digits-cnn"], train=[]))
-    assert ran(results) == {"validate", "evaluate", "report"}
+def test_the_run_started_by_the_bots_commit_evaluates_and_reports() -> None:
+    assert ran(simulate(Scenario(changed=["digits-cnn"]))) == {"plan", "evaluate", "report"}
 
 
-def test_a_pr_without_model_changes_still_gets_the_status() -> None:
-    assert ran(simulate(Scenario("pull_request"))) == {"validate", "report"}
+@pytest.mark.parametrize("verdicts", [0, 2])
+def test_a_pr_without_model_changes_still_gets_the_status(verdicts: int) -> None:
+    assert ran(simulate(Scenario(verdicts=verdicts))) == {"plan", "report"}
 
 
 @pytest.mark.parametrize("changed", [[], ["digits-cnn"]])
-def test_a_fork_pr_gets_validation_and_the_notice_and_nothing_on_self_hosted_runners(changed: list[str]) -> None:
-    results = simulate(Scenario("pull_request", fork=True, changed=changed, train=changed))
-    assert ran(results) == {"validate", "fork-notice"}
+def test_a_fork_pr_gets_the_notice_and_nothing_on_self_hosted_runners(changed: list[str]) -> None:
+    results = simulate(Scenario(fork=True, changed=changed, train=changed))
+    assert ran(results) == {"plan", "fork-notice"}
     assert not ran(results) & (SELF_HOSTED | {"record", "report"})
 
 
-def test_a_fork_pr_whose_validation_fails_still_gets_the_notice() -> None:
-    results = simulate(Scenario("pull_request", fork=True, outcome={"validate": "failure"}))
-    assert ran(results) == {"validate", "fork-notice"}
-
-
-def test_a_maintainer_dispatch_trains_evaluates_and_reports_without_pushing() -> None:
-    results = simulate(Scenario("workflow_dispatch", changed=["cancer-mlp"], train=["cancer-mlp"]))
-    assert ran(results) == {"validate", "train", "evaluate", "report"}
+def test_a_maintainers_dispatch_for_a_fork_trains_stores_evaluates_and_reports_without_committing() -> None:
+    results = simulate(Scenario(dispatched=True, fork=True, changed=["cancer-mlp"], train=["cancer-mlp"]))
+    assert ran(results) == {"plan", "train", "record", "evaluate", "report"}
 
 
 def test_a_dispatch_for_an_already_trained_pr_only_evaluates() -> None:
-    results = simulate(Scenario("workflow_dispatch", changed=["cancer-mlp"], train=[]))
-    assert ran(results) == {"validate", "evaluate", "report"}
+    assert ran(simulate(Scenario(dispatched=True, changed=["cancer-mlp"]))) == {"plan", "evaluate", "report"}
 
 
 @pytest.mark.parametrize(("scenario", "expected"), [
-    (Scenario("pull_request", outcome={"validate": "failure"}), {"validate"}),
-    (Scenario("pull_request", changed=["a"], train=["a"], outcome={"train": "failure"}), {"validate", "train"}),
-    (Scenario("workflow_dispatch", changed=["a"], train=["a"], outcome={"train": "failure"}), {"validate", "train"}),
-    (Scenario("workflow_dispatch", changed=["a"], outcome={"evaluate": "failure"}), {"validate", "evaluate"}),
-], ids=["validate-fails", "train-fails", "dispatch-train-fails", "evaluate-fails"])
-def test_a_failure_never_ends_in_a_status_or_a_push(scenario: Scenario, expected: set[str]) -> None:
+    (Scenario(outcome={"plan": "failure"}), {"plan", "report"}),
+    (Scenario(fork=True, outcome={"plan": "failure"}), {"plan", "report"}),
+    (Scenario(changed=["a"], train=["a"], outcome={"train": "failure"}), {"plan", "train", "report"}),
+    (Scenario(changed=["a"], train=["a"], outcome={"record": "failure"}), {"plan", "train", "record", "report"}),
+    (Scenario(changed=["a"], outcome={"evaluate": "failure"}), {"plan", "evaluate", "report"}),
+], ids=["plan-fails", "fork-plan-fails", "train-fails", "record-fails", "evaluate-fails"])
+def test_a_failure_ends_in_a_failure_status_never_a_commit(scenario: Scenario, expected: set[str]) -> None:
     results = simulate(scenario)
     assert ran(results) == expected
-    assert "report" not in ran(results) and "record" not in ran(results)
+    failure = _step(results, scenario, "Set the mlops/gates commit status", "with", "failure")
+    assert failure != "", "the status must say which job failed"
+
+
+def test_the_status_is_set_even_when_the_comment_fails() -> None:
+    scenario = Scenario(changed=["a"])
+    results = simulate(scenario)
+    report = yaml.safe_load(REUSABLE.read_text(encoding="utf-8"))["jobs"]["report"]
+    comment = next(s for s in report["steps"] if s.get("name") == "Comment on the pull request")
+    status = next(s for s in report["steps"] if s.get("name") == "Set the mlops/gates commit status")
+    assert comment.get("continue-on-error") is True
+    [runs] = evaluate([_case(str(status["if"]), scenario, _needs(report), results, job_status="failure")])
+    assert runs
+
+
+def _step(results: dict[str, str], scenario: Scenario, name: str, *path: str) -> str:
+    """Evaluate an expression-valued field of a report step (e.g. the status's failure text) in this run."""
+    report = yaml.safe_load(REUSABLE.read_text(encoding="utf-8"))["jobs"]["report"]
+    step = next(s for s in report["steps"] if s.get("name") == name)
+    value: Any = step
+    for key in path:
+        value = value[key]
+    expr = str(value).strip().removeprefix("${{").removesuffix("}}").strip()
+    case = _case(expr, scenario, _needs(report), results)
+    case["expr"] = expr  # a value, not a condition: no success() around it
+    proc = subprocess.run(["node", str(HELPER)], input=json.dumps({"package": str(EXPRESSIONS), "cases": [case],
+                                                                   "raw": True}),
+                          capture_output=True, text=True, timeout=60, check=True)
+    return str(json.loads(proc.stdout)[0])
