@@ -73,8 +73,9 @@ def test_githubs_parser_rejects_a_call_that_does_not_match_the_reusable_workflow
     shutil.copytree(ROOT / ".github", tmp_path / ".github")
     caller = tmp_path / ".github" / "workflows" / "mlops.yml"
     text = caller.read_text(encoding="utf-8")
-    planted = text.replace("      head-sha: ${{ github.event_name == 'workflow_run' && github.event.workflow_run.head_sha "
-                           "|| inputs.sha }}\n", "      heads-sha: ${{ inputs.sha }}\n")
+    old = "github.event.workflow_run.head_sha || inputs.sha }}\n"
+    planted = text.replace(f"      head-sha: ${{{{ github.event_name == 'workflow_run' && {old}",
+                           "      heads-sha: ${{ inputs.sha }}\n")
     assert planted != text
     caller.write_text(planted, encoding="utf-8")
     errors = parse(tmp_path, caller)["mlops.yml"]
