@@ -51,7 +51,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mlops.adapters.forge.settings import GitHubSettings
+    from mlops.adapters.forge import settings_from_env
     from mlops.doctor import DoctorOptions, run_doctor
 
     env = os.environ
@@ -69,9 +69,11 @@ def run(args: argparse.Namespace) -> int:
     if key and not app_id:
         raise UsageError("the App's private key needs the App's id: --app-id or MLOPS_APP_CLIENT_ID")
     options = DoctorOptions(args.environment, args.status, tuple(args.workflows) if args.workflows else None, app_id)
-    with GitHubSettings(repository, token, env.get("GITHUB_API_URL") or "https://api.github.com",
-                        app_id=app_id, app_private_key=key) as source:
+    source = settings_from_env(repository, token, app_id=app_id, app_private_key=key)
+    try:
         report = run_doctor(source, options)
+    finally:
+        source.close()
     print(json.dumps(report.to_dict(), indent=2) if args.json else report.text(), end="\n" if args.json else "")
     step_summary(report.markdown())
     if in_github_actions() and not args.json:  # annotations would break the JSON on stdout

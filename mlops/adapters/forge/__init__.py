@@ -257,3 +257,14 @@ def read_event(env: Mapping[str, str] | None = None) -> Event | None:
     if isinstance(ref, str) and ref.startswith("refs/heads/"):
         return Event(name or "push", None, ref.removeprefix("refs/heads/"), payload.get("after"))
     return Event(name or "unknown", _int(payload.get("number")))
+
+
+def settings_from_env(repository: str, token: str, env: Mapping[str, str] | None = None, *,
+                      app_id: str | None = None, app_private_key: str | None = None) -> Any:
+    """The read-only reader of a GitHub repository's settings (``mlops doctor``), a ``SettingsSource``."""
+    from mlops.adapters.forge.settings import GitHubSettings
+
+    env = os.environ if env is None else env
+    return GitHubSettings(repository, token, env.get("GITHUB_API_URL") or "https://api.github.com",
+                          app_id=app_id, app_private_key=app_private_key)
+
