@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import json
-import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -34,13 +33,7 @@ PR = "on: pull_request\njobs:\n  validate:\n    runs-on: ubuntu-latest\n    step
 Answer = tuple[int, dict[str, str], Any]
 
 
-class Refusal(Exception):
-    """Raised by a handler: answer this error (after the request passed the contract checks)."""
-
-    def __init__(self, status: int, message: str = "Not Found", headers: dict[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.answer: Answer = (status, headers or {}, {"message": message,
-                                                       "documentation_url": "https://docs.github.com/rest"})
+Refusal = cs.Refusal
 
 
 def _b64(data: str) -> bytes:
@@ -48,19 +41,11 @@ def _b64(data: str) -> bytes:
 
 
 class DoctorServer(cs.ContractServer):
-    """The contract server, plus: multi-segment path parameters (``contents/{path}`` is ``x-multi-segment``
-    in GitHub's description), per-operation error answers, and the App's JWT accepted where it verifies."""
+    """The contract server, plus the App's JWT accepted where it verifies (with the App's public key)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.jwt_claims: list[tuple[str, dict[str, Any]]] = []  # (path, claims) of requests made with the JWT
-        for op in self.contract.operations:
-            multi = {p["name"] for p in op.params if p.get("x-multi-segment")}
-            if multi:
-                regex = re.escape(op.template)
-                for name in re.findall(r"\{([^}]+)\}", op.template):
-                    regex = regex.replace(re.escape("{" + name + "}"), "(.+)" if name in multi else "([^/]+)")
-                op.pattern = re.compile(f"^{regex}$")
 
     def handle(self, method: str, target: str, headers: dict[str, str], raw: bytes) -> Answer:
         auth = headers.get("authorization") or headers.get("Authorization") or ""
@@ -73,19 +58,8 @@ class DoctorServer(cs.ContractServer):
                        "authorization": f"Bearer {cs.TOKEN}"}
         return super().handle(method, target, headers, raw)
 
-    def _handle(self, method: str, target: str, headers: dict[str, str], raw: bytes) -> Answer:
-        try:
-            return super()._handle(method, target, headers, raw)
-        except Refusal as refusal:
-            return refusal.answer
-
     def on(self, op_id: str, handler: Callable[[dict[str, str], dict[str, str]], Any], status: int = 200) -> None:
         self.handlers[op_id] = lambda params, query, body: (status, {}, handler(params, query))
-
-    def refuse(self, op_id: str, status: int, message: str = "Not Found") -> None:
-        def handler(params: dict[str, str], query: dict[str, str], body: Any) -> Answer:
-            raise Refusal(status, message)
-        self.handlers[op_id] = handler
 
 
 def instance(server: cs.ContractServer, schema: str, **values: Any) -> dict[str, Any]:
