@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
@@ -36,13 +36,65 @@ class Placement(Strict):
     runtime_class_name: str | None = None
 
 
+Port = Annotated[int, Field(gt=1023, lt=65536)]
+
+
 class Local(Strict):
-    port: int = Field(8080, gt=1023, lt=65536)
+    port: Port = 8080
+    ports: dict[DnsLabel, Port] = Field(default_factory=dict, description="model → its stable local port")
 
 
 class Policy(Strict):
     gates: list[Gate] = Field(default_factory=list, description="gates every version pinned here must pass")
+    auto_merge: bool = Field(False, description="promotion PRs into this environment merge themselves when every "
+                                                "gate passes with confidence (never in production)")
+    confidence_margin: float = Field(0.0, ge=0, description="how far the 95 % bound must clear a gate to auto-merge")
     auto_merge_rollback: bool = False
+
+
+class RolloutStep(Strict):
+    weight: int = Field(gt=0, le=100, description="share of replicas (percent) on the new version")
+    pause_s: int = Field(0, ge=0, description="how long to hold this step while the analysis runs")
+
+
+class Rollout(Strict):
+    """Progressive delivery through Argo Rollouts: steps, and what the analysis (Prometheus) may tolerate."""
+
+    steps: list[RolloutStep] = Field(min_length=1)
+    max_error_ratio: float = Field(0.01, ge=0, le=1, description="5xx answers / all answers of the new version")
+    max_p99_ms: float = Field(250.0, gt=0, description="p99 request latency of the new version")
+    interval_s: int = Field(60, gt=0, description="how often the analysis measures")
+    failure_limit: int = Field(1, ge=0, description="failed measurements tolerated before the rollout aborts")
+
+    @model_validator(mode="after")
+    def _increasing(self) -> Rollout:
+        weights = [s.weight for s in self.steps]
+        if weights != sorted(weights) or len(set(weights)) != len(weights):
+            raise FieldError("steps", f"weights {weights} must increase step by step; expected e.g. 10, 50, 100")
+        return self
+
+
+class GitOps(Strict):
+    """Pull mode: where the rendered manifests are committed, and the engine that syncs them."""
+
+    engine: Literal["argocd", "flux"] = "argocd"
+    path: str = Field("deploy", pattern=r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$",
+                      description="directory of the repository; each environment's manifests go to <path>/<env>/")
+    repo_url: str | None = Field(None, description="the repository the engine pulls (default: this repository)")
+    revision: str = "main"
+    namespace: DnsLabel | None = Field(None, description="the engine's namespace (argocd / flux-system)")
+
+
+class Delivery(Strict):
+    """How a merged pin change reaches the environment."""
+
+    mode: Literal["local", "push", "pull"] = Field(
+        "local", description="local: `mlops serve` processes on this machine; push: `mlops deploy` applies with "
+                             "the Kubernetes API; pull: Argo CD or Flux syncs committed manifests")
+    timeout_s: int = Field(600, gt=0, description="how long a rollout may take before it counts as failed")
+    smoke: bool = Field(True, description="after deploying: ready, then one inference with a sample")
+    gitops: GitOps = GitOps()
+    rollout: Rollout | None = None
 
 
 class Pin(Strict):
@@ -64,6 +116,9 @@ class Environment(Strict):
     defaults: Placement = Placement()
     overrides: dict[DnsLabel, Placement] = Field(default_factory=dict)
     policy: Policy = Policy()
+    delivery: Delivery = Delivery()
+    production: bool | None = Field(None, description="serves real traffic (default: the environment named prod); "
+                                                      "promotions into it never merge themselves")
     pins: dict[DnsLabel, VersionId | Pin] = Field(default_factory=dict)
 
     @model_validator(mode="after")
@@ -71,7 +126,18 @@ class Environment(Strict):
         if self.target == "kubernetes" and self.kubernetes is None:
             raise FieldError("target", "target 'kubernetes' needs a 'kubernetes' section; expected "
                              "kubernetes: {version: \"1.31\", namespace: NAME}")
+        if self.delivery.mode != "local" and self.target != "kubernetes":
+            raise FieldError("delivery", f"delivery mode {self.delivery.mode!r} needs target 'kubernetes'; "
+                             "expected mode 'local' for a local environment")
+        if self.delivery.rollout is not None and self.delivery.mode == "local":
+            raise FieldError("delivery", "a rollout (Argo Rollouts) needs delivery mode 'push' or 'pull'")
+        if self.policy.auto_merge and self.is_production:
+            raise FieldError("policy", "auto_merge is refused in production: promotions into it need its approvers")
         return self
+
+    @property
+    def is_production(self) -> bool:
+        return self.name == "prod" if self.production is None else self.production
 
     def pin(self, model: str) -> Pin | None:
         value = self.pins.get(model)

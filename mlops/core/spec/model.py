@@ -87,6 +87,9 @@ class Gate(Strict):
     min: float | None = None
     max: float | None = None
     max_regression: float | None = Field(None, ge=0, description="allowed worsening vs the pinned version")
+    judge: Literal["point", "bound"] = Field(
+        "point", description="point: the measured value decides; bound: the pessimistic end of its 95 % interval "
+                             "(paired bootstrap on the test rows) must clear the rule")
 
     @model_validator(mode="after")
     def _one_rule(self) -> Gate:
