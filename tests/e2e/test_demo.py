@@ -19,7 +19,7 @@ def test_demo_runs_the_whole_loop() -> None:
     assert "Traceback" not in out + proc.stderr
     assert "opened pull request #1 propose/digits-cnn-wider → main" in out
     assert "<!-- mlops-report -->" in out and "xychart-beta" in out
-    assert "| `channels` | 16 | 24 |" in out  # the params diff of the proposal
+    assert "| `channels` | `16` | `24` |" in out  # the params diff of the proposal
     assert "dev: 2 models" in out  # rendered after the merge
     assert "SIGTERM → drained and exited with 0" in out
     forge = ROOT / ".mlops/demo/work/.mlops/forge"
