@@ -5,15 +5,21 @@ digest verified) on the current test split; a difference from the metrics in the
 float tolerance is noted. The baseline — the version pinned in the environment — is evaluated on
 the same data, so the comparison is like for like; when its artifact cannot be had, its record's
 metrics stand in and the verdict says so. Gates: the model's, then the environment's policy.
+
+When the scorer gives the per-row outputs (:class:`Scores` with ``rows``), every metric of both
+versions and every Δ gets a 95 % interval from one paired bootstrap over the same test rows
+(:func:`mlops.core.confidence.paired_bootstrap`, seeded): gates with ``judge: bound`` decide on them,
+and the verdict carries them, with the environment's ``confidence_margin``, for auto-merge.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
+from mlops.core.confidence import Bootstrap, Intervals, Rows, paired_bootstrap
 from mlops.core.errors import Problem, UserError
 from mlops.core.policy import Subject, Verdict, gates_for, judge
 from mlops.core.repo import Repository
@@ -26,6 +32,15 @@ class Unavailable(Exception):
     """A version cannot be evaluated on the current data (artifact not fetchable, inputs changed)."""
 
 
+@dataclass(frozen=True)
+class Scores:
+    """A version's metrics on the test split and the per-row outputs and labels they were computed from
+    (``rows``; None when the scorer has none: then there are no intervals)."""
+
+    metrics: dict[str, float]
+    rows: Rows | None = field(default=None, compare=False)
+
+
 class Scorer(Protocol):
     """Computes metrics of a version on the current held-out test split."""
 
@@ -33,9 +48,31 @@ class Scorer(Protocol):
         """The DVC md5 of the data the metrics are computed on."""
         ...
 
-    def score(self, record: VersionRecord, metrics: Sequence[str]) -> dict[str, float]:
-        """Raises :class:`Unavailable` when the version cannot be evaluated here (a candidate must be)."""
+    def score(self, record: VersionRecord, metrics: Sequence[str]) -> Scores | Mapping[str, float]:
+        """:class:`Scores` with rows make intervals possible; a plain mapping of metrics gives none. Raises
+        :class:`Unavailable` when the version cannot be evaluated here (a candidate must be)."""
         ...
+
+
+def _scored(scorer: Scorer, record: VersionRecord, metrics: Sequence[str]) -> Scores:
+    found = scorer.score(record, metrics)
+    return found if isinstance(found, Scores) else Scores(dict(found))
+
+
+def intervals(names: Sequence[str], candidate: Scores, baseline: Scores | None,
+              config: Bootstrap) -> tuple[Intervals, list[str]]:
+    """The paired bootstrap's intervals for ``candidate`` and ``baseline`` (an evaluated one), and notes on what
+    has none and why."""
+    if candidate.rows is None:
+        return Intervals(None, reason="the scorer gave no per-row outputs to resample"), []
+    base_rows = baseline.rows if baseline is not None else None
+    found = paired_bootstrap(names, candidate.rows, base_rows, config)
+    notes = [f"no 95 % interval for {m}: {why}" for m, why in sorted(found.missing.items())]
+    if found.bootstrap is not None and baseline is not None and base_rows is None:
+        notes.append("the baseline's scorer gave no per-row outputs: no paired Δ intervals")
+    elif found.bootstrap is not None and found.reason:
+        notes.append(found.reason)
+    return found, notes
 
 
 @dataclass(frozen=True)
@@ -74,8 +111,9 @@ def _differences(computed: Mapping[str, float], recorded: Mapping[str, float]) -
                                                      abs_tol=ABS_TOL)]
 
 
-def evaluate(repo: Repository, request: Request, scorer: Scorer) -> Verdict:
-    """The verdict on ``request.candidate`` (default: the newest record) for ``request.environment``."""
+def evaluate(repo: Repository, request: Request, scorer: Scorer, bootstrap: Bootstrap | None = None) -> Verdict:
+    """The verdict on ``request.candidate`` (default: the newest record) for ``request.environment``;
+    ``bootstrap`` sets the intervals' replicates, seed and level (default: 1,000, seed 0, 95 %)."""
     spec = repo.require_model(request.model).spec
     env = repo.require_environment(request.environment).spec
     gates = gates_for(spec, env)
@@ -86,10 +124,11 @@ def evaluate(repo: Repository, request: Request, scorer: Scorer) -> Verdict:
     notes: list[str] = []
 
     try:
-        cand_metrics = scorer.score(candidate, names)
+        cand = _scored(scorer, candidate, names)
     except Unavailable as exc:
         raise UserError(Problem(f"models/{request.model}/versions/{candidate.version}.yaml", 1, 1,
                                 f"cannot evaluate the candidate: {exc}")) from None
+    cand_metrics = cand.metrics
     diffs = _differences(cand_metrics, candidate.metrics)
     if current and candidate.evaluation_data.md5 != current:
         notes.append(f"the data changed since {candidate.version} was recorded (md5 {candidate.evaluation_data.md5} "
@@ -98,18 +137,26 @@ def evaluate(repo: Repository, request: Request, scorer: Scorer) -> Verdict:
         notes.append(f"recomputed metrics of {candidate.version} differ from its record on the same data: "
                      + ", ".join(diffs))
 
-    baseline: Subject | None = None
+    scored: Scores | None = None  # the baseline, evaluated on the same rows
     if base is not None:
         if base.version == candidate.version:
-            baseline = Subject(base.version, dict(cand_metrics), "evaluated", dict(base.metrics))
+            scored = cand
             notes.append(f"the candidate {candidate.version} is the version pinned in {request.environment}")
         else:
             try:
-                baseline = Subject(base.version, scorer.score(base, names), "evaluated", dict(base.metrics))
+                scored = _scored(scorer, base, names)
             except Unavailable as exc:
-                baseline = Subject(base.version, dict(base.metrics), "record", dict(base.metrics))
                 notes.append(f"baseline {base.version} could not be evaluated on the current data ({exc}); "
                              f"its record's metrics (data md5 {base.evaluation_data.md5}) are used instead")
-    candidate_subject = Subject(candidate.version, cand_metrics, "evaluated", dict(candidate.metrics))
-    return Verdict(request.model, request.environment, candidate_subject, baseline,
-                   judge(gates, cand_metrics, baseline.metrics if baseline else None), current, tuple(notes))
+    found, more = intervals(names, cand, scored, bootstrap or Bootstrap())
+    baseline: Subject | None = None
+    if base is not None:
+        baseline = (Subject(base.version, dict(base.metrics), "record", dict(base.metrics)) if scored is None else
+                    Subject(base.version, dict(scored.metrics), "evaluated", dict(base.metrics), found.baseline))
+    candidate_subject = Subject(candidate.version, cand_metrics, "evaluated", dict(candidate.metrics),
+                                found.candidate)
+    gates_judged = judge(gates, cand_metrics, baseline.metrics if baseline else None, intervals=found.candidate,
+                         delta_intervals=found.delta)
+    return Verdict(request.model, request.environment, candidate_subject, baseline, gates_judged, current,
+                   tuple(notes + more), found.delta, found.bootstrap, found.reason if found.bootstrap is None else "",
+                   env.policy.confidence_margin)

@@ -15,6 +15,7 @@ from mlops.core.policy import GateResult, Subject, Verdict, gates_for, judge
 from mlops.core.repo import Repository
 
 ORDER_GATE = "promotion-order"
+NO_ROWS = "metrics from version records: no test rows were scored, so there is nothing to resample"
 
 
 def _pinned(repo: Repository | None, env: str, model: str) -> str | None:
@@ -55,7 +56,8 @@ def pin_verdict(repo: Repository, base: Repository | None, env: str, model: str)
     notes = [f"pin {before or 'none'} → {version}" if before != version else f"{version} stays pinned; the rules "
              "changed"]
     return Verdict(model, env, candidate, baseline, (*gates, *([order] if order else [])),
-                   record.spec.evaluation_data.md5, tuple(notes))
+                   record.spec.evaluation_data.md5, tuple(notes), no_interval=NO_ROWS,
+                   margin=repo.environment(env).policy.confidence_margin)
 
 
 def pin_verdicts(repo: Repository, base: Repository | None, environments: Sequence[str],

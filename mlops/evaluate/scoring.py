@@ -1,5 +1,6 @@
 """The real :class:`~mlops.evaluate.evaluate.Scorer`: fetch a version's artifact, verify and load it through
-its record, and compute the metrics on the current held-out test split of the model's data."""
+its record, and compute the metrics on the current held-out test split of the model's data. The per-row outputs
+and labels come back with the metrics, so the evaluation can bootstrap intervals on the same rows."""
 
 from __future__ import annotations
 
@@ -8,11 +9,12 @@ from typing import Any
 
 import numpy as np
 
+from mlops.core.confidence import Rows
 from mlops.core.dvcmeta import data_version
 from mlops.core.errors import UserError
 from mlops.core.repo import Repository
 from mlops.core.spec.record import VersionRecord
-from mlops.evaluate.evaluate import Unavailable
+from mlops.evaluate.evaluate import Scores, Unavailable
 
 BATCH = 4096
 
@@ -43,7 +45,7 @@ class ArtifactScorer:
             self._test = (x, y, list(table.features), list(table.classes))
         return self._test
 
-    def score(self, record: VersionRecord, metrics: Sequence[str]) -> dict[str, float]:
+    def score(self, record: VersionRecord, metrics: Sequence[str]) -> Scores:
         from mlops.adapters.artifacts import fetch_verified
         from mlops.adapters.artifacts.loader import load_verified
         from mlops.core.metrics import compute
@@ -60,4 +62,4 @@ class ArtifactScorer:
         if signature.task == "classification" and list(signature.classes) != classes:
             raise Unavailable(f"its classes {list(signature.classes)} differ from the current data's {classes}")
         outputs = np.concatenate([predictor.predict(x[i:i + BATCH]) for i in range(0, max(len(x), 1), BATCH)])
-        return compute(metrics, y, outputs)
+        return Scores(compute(metrics, y, outputs), Rows(y, outputs))

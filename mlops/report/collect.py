@@ -17,12 +17,14 @@ from mlops.core.spec.record import VersionRecord
 
 @dataclass(frozen=True)
 class EnvRow:
-    """One environment of a model's section: what is pinned there, the verdict, and whether it gates the PR."""
+    """One environment of a model's section: what is pinned there, the verdict, whether it gates the PR, and
+    whether its policy lets promotions merge themselves (``auto_merge``, when confident at its margin)."""
 
     env: str
     baseline: VersionRecord | None
     verdict: Verdict | None
     required: bool
+    auto_merge: bool = False
 
 
 @dataclass(frozen=True)
@@ -132,9 +134,11 @@ def model_report(repo: Repository, model: str, verdicts: Mapping[tuple[str, str]
     records = {v: loaded.spec for v, loaded in repo.records.get(model, {}).items()}
     rows = []
     for env in [*order, *[v.environment for v in mine if v.environment not in order]]:
-        pin = repo.environments[env].spec.pin(model) if env in repo.environments else None
+        spec = repo.environments[env].spec if env in repo.environments else None
+        pin = spec.pin(model) if spec is not None else None
         rows.append(EnvRow(env, records.get(pin.version) if pin else None, verdicts.get((model, env)),
-                           env in repo.environments and required(repo, model, env, candidate)))
+                           spec is not None and required(repo, model, env, candidate),
+                           spec is not None and spec.policy.auto_merge))
     return ModelReport(model, candidate, records.get(candidate) if candidate else None, rows, changed)
 
 

@@ -1,6 +1,8 @@
 """Render the report as one markdown comment (GitHub-flavoured; charts are mermaid, nothing is uploaded).
 
 Deterministic: the same inputs give the same bytes, so an unchanged report is never rewritten.
+Metrics and Δ carry their 95 % intervals when the verdicts have them (``0.9512 [0.931, 0.968]``); each
+environment gets a line saying whether its verdict is confident at its ``policy.confidence_margin``.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from mlops.core.confidence import Interval
 from mlops.core.policy import Subject, Verdict, fmt
 from mlops.core.spec.model import HIGHER_IS_BETTER
 from mlops.core.spec.record import VersionRecord
@@ -37,6 +40,18 @@ def _baseline_text(subject: Subject | None) -> str:
     if subject is None:
         return "none pinned"
     return f"{code(subject.version)} ({'evaluated now' if subject.source == 'evaluated' else 'from its record'})"
+
+
+def interval(iv: Interval | None, signed: bool = False) -> str:
+    """`` [low, high]`` at three decimals (escaped), or nothing."""
+    if iv is None:
+        return ""
+    form = "+.3f" if signed else ".3f"
+    return " " + text(f"[{iv.low:{form}}, {iv.high:{form}}]")
+
+
+def with_interval(value: float | None, iv: Interval | None, signed: bool = False) -> str:
+    return fmt(value, signed) + (interval(iv, signed) if value is not None else "")
 
 
 def verdict_cell(verdict: Verdict | None, required: bool) -> str:
@@ -71,27 +86,52 @@ def metrics_section(report: ModelReport) -> list[str]:
     if not verdicts:
         return []
     candidate = verdicts[0].candidate
-    groups: dict[tuple[str, str], tuple[Subject, list[str]]] = {}
+    groups: dict[tuple[str, str], tuple[Verdict, list[str]]] = {}
     for v in verdicts:
         if v.baseline is not None:
             key = (v.baseline.version, v.baseline.source)
-            groups.setdefault(key, (v.baseline, []))[1].append(v.environment)
+            groups.setdefault(key, (v, []))[1].append(v.environment)
     header, align = ["metric", "candidate"], ["---", "---:"]
-    for subject, envs in groups.values():
-        source = "" if subject.source == "evaluated" else ", from record"
-        header += [f"{code(subject.version)} ({text(', '.join(envs))}{source})", "Δ"]
+    for v, envs in groups.values():
+        assert v.baseline is not None
+        source = "" if v.baseline.source == "evaluated" else ", from record"
+        header += [f"{code(v.baseline.version)} ({text(', '.join(envs))}{source})", "Δ"]
         align += ["---:", "---:"]
     rows = []
     for name in sorted(candidate.metrics):
-        row = [_metric_name(name), fmt(candidate.metrics[name])]
-        for subject, _ in groups.values():
-            base = subject.metrics.get(name)
-            row += [fmt(base), fmt(candidate.metrics[name] - base, signed=True) if base is not None else "—"]
+        value = candidate.metrics[name]
+        row = [_metric_name(name), with_interval(value, candidate.intervals.get(name))]
+        for v, _ in groups.values():
+            assert v.baseline is not None
+            base = v.baseline.metrics.get(name)
+            row += [with_interval(base, v.baseline.intervals.get(name)),
+                    with_interval(value - base, v.delta_intervals.get(name), signed=True) if base is not None
+                    else "—"]
         rows.append(row)
     data = verdicts[0].data
     lines = [f"**Metrics** on the held-out test split{f' (data {code(data[:12])})' if data else ''}"
              + (", no pinned baseline yet" if not groups else "") + ":", ""]
     return [*lines, *table(header, rows, align), ""]
+
+
+def confidence_section(report: ModelReport) -> list[str]:
+    """One line per environment with a verdict: confident at its margin or why not, and auto-merge eligibility."""
+    rows = [row for row in report.envs if row.verdict is not None]
+    if not rows:
+        return []
+    boot = next((row.verdict.bootstrap for row in rows if row.verdict and row.verdict.bootstrap), None)
+    how = (f"{boot.level * 100:g} % intervals: {text(boot.method)}, {boot.replicates} resamples of {boot.rows} rows, "
+           f"seed {boot.seed}" if boot is not None else "no intervals")
+    lines = [f"**Confidence** at each environment's margin ({how}):", ""]
+    for row in rows:
+        assert row.verdict is not None
+        sure = row.verdict.confidence()
+        head = f"- {text(row.env)} (margin {sure.margin:g}): "
+        if sure.confident:
+            lines.append(head + "confident" + (" · **auto-merge eligible**" if row.auto_merge else ""))
+        else:
+            lines.append(head + "not confident — " + text("; ".join(sure.reasons)))
+    return [*lines, ""]
 
 
 def gates_section(report: ModelReport) -> list[str]:
@@ -100,7 +140,8 @@ def gates_section(report: ModelReport) -> list[str]:
     for row in report.envs:
         for g in row.verdict.gates if row.verdict is not None else ():
             name = code(g.name) + ("" if g.source == "model" else " (env policy)")
-            key = (name, text(g.rule), fmt(g.value), f"{PASS if g.passed else FAIL} {text(g.reason)}")
+            rule = text(g.rule) + (" · on the 95 % bound" if g.judged == "bound" else "")
+            key = (name, rule, fmt(g.value), f"{PASS if g.passed else FAIL} {text(g.reason)}")
             grouped.setdefault(key, []).append(row.env)
     if not grouped:
         return []
@@ -179,7 +220,7 @@ def model_section(report: ModelReport) -> list[str]:
                      if row.verdict else (code(row.baseline.version) if row.baseline else "none pinned"),
                      verdict_cell(row.verdict, row.required)] for row in report.envs])
     lines.append("")
-    for part in (metrics_section, gates_section, params_section, data_section):
+    for part in (metrics_section, gates_section, confidence_section, params_section, data_section):
         lines += part(report)
     notes = list(dict.fromkeys(n for v in report.verdicts for n in v.notes))
     lines += [f"> [!NOTE]\n> {text(n)}\n" for n in notes]
@@ -241,9 +282,16 @@ def verdict_markdown(verdict: Verdict) -> str:
     """One verdict as a short markdown block (for `mlops evaluate`'s step summary)."""
     head = (f"### {PASS if verdict.passed else FAIL} {code(verdict.model)} {code(verdict.candidate.version)} against "
             f"{text(verdict.environment)} (baseline: {_baseline_text(verdict.baseline)})")
-    rows = [[code(g.name), text(g.metric), text(g.rule), fmt(g.value), fmt(g.baseline), fmt(g.delta, signed=True),
+    rows = [[code(g.name), text(g.metric), text(g.rule) + (" · on the 95 % bound" if g.judged == "bound" else ""),
+             with_interval(g.value, _iv(g.value_low, g.value_high)), fmt(g.baseline),
+             with_interval(g.delta, _iv(g.delta_low, g.delta_high), signed=True),
              f"{PASS if g.passed else FAIL} {text(g.reason)}"] for g in verdict.gates]
     lines = [head, "", *table(["gate", "metric", "rule", "value", "baseline", "Δ", "result"], rows), ""]
     if not rows:
         lines = [head, "", "No gates apply.", ""]
+    lines += [text(verdict.confidence().text()), ""]
     return "\n".join(lines + [f"> {text(n)}" for n in verdict.notes]) + "\n"
+
+
+def _iv(low: float | None, high: float | None) -> Interval | None:
+    return None if low is None or high is None else Interval(low, high)

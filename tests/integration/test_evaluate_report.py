@@ -97,6 +97,19 @@ def test_evaluate_report_status(proposal: tuple[Path, str, str]) -> None:
     cand = staging["candidate"]
     assert isinstance(cand, dict) and cand["metrics"] == pytest.approx(cand["record_metrics"], abs=1e-6)
     assert staging["notes"] == []
+    boot = staging["bootstrap"]  # the paired bootstrap ran on the real model's test rows
+    assert isinstance(boot, dict) and boot["replicates"] == 1000 and boot["seed"] == 0 and boot["rows"] > 50
+    deltas = staging["delta_intervals"]
+    assert isinstance(deltas, dict)
+    for name in ("accuracy", "log_loss", "macro_f1"):
+        for subject in (cand, base):
+            low, high = subject["intervals"][name]
+            assert low - 1e-9 <= subject["metrics"][name] <= high + 1e-9 and high - low < 0.5
+        assert deltas[name][0] <= cand["metrics"][name] - base["metrics"][name] <= deltas[name][1]
+    assert all(g["value_low"] is not None and g["judged"] == "point" for g in staging["gates"])  # type: ignore[union-attr]
+    regression = next(g for g in staging["gates"] if g["name"] == "no-accuracy-regression")  # type: ignore[union-attr]
+    assert regression["delta_low"] == deltas["accuracy"][0]
+    assert staging["confidence"]["margin"] == 0.0  # type: ignore[index]
 
     code, prod, text = evaluate(repo, "prod")
     assert code == 1 and prod["passed"] is False
@@ -113,7 +126,9 @@ def test_evaluate_report_status(proposal: tuple[Path, str, str]) -> None:
     for expected in (f"### `{MODEL}` · candidate `{candidate}`", f"`{baseline}` (evaluated now)",
                      "| `hidden` | `[32, 16]` | `[64, 32]` |", "```mermaid\nxychart-beta", "not yet promotable: "
                      f"{MODEL} to prod", "prod-near-perfect", f"- vs `{baseline}`: same data",
-                     "### Manifests (`mlops diff --base main`)"):
+                     "### Manifests (`mlops diff --base main`)",
+                     "**Confidence** at each environment's margin (95 % intervals: paired percentile bootstrap",
+                     "- prod (margin 0): not confident"):
         assert expected in body, expected
 
     again = mlops(repo, "report", "--verdicts", str(verdicts), "--base", "main")
@@ -139,5 +154,9 @@ def test_a_baseline_whose_artifact_is_gone_is_judged_on_its_record(proposal: tup
         assert any(f"baseline {baseline} could not be evaluated on the current data" in n
                    for n in verdict["notes"])  # type: ignore[union-attr]
         assert "from its record" in text.splitlines()[0]
+        assert verdict["delta_intervals"] == {} and verdict["bootstrap"] is not None
+        sure = verdict["confidence"]
+        assert isinstance(sure, dict) and sure["confident"] is False
+        assert sure["reasons"][0].startswith(f"baseline {baseline} is judged from its record")
     finally:
         sh(repo, "checkout", "--quiet", "--", str(versions / f"{baseline}.dvc"))

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from mlops.core.confidence import Bootstrap, Interval
 from mlops.core.policy import Subject, Verdict, judge
 from mlops.core.spec.model import Gate
 from mlops.core.spec.record import VersionRecord
@@ -41,24 +42,36 @@ def full_report() -> ReportData:
                   params={"channels": 32, "hidden": 64, "dropout": 0.2}, history=history)
     evaluated = {"accuracy": 0.9276, "macro_f1": 0.9262, "log_loss": 0.2411}
     base_now = {"accuracy": 0.9554, "macro_f1": 0.9540, "log_loss": 0.1603}
+    cand_iv = {"accuracy": Interval(0.9053, 0.9526), "macro_f1": Interval(0.9011, 0.9509),
+               "log_loss": Interval(0.1893, 0.2975)}
+    base_iv = {"accuracy": Interval(0.9331, 0.9749), "macro_f1": Interval(0.9302, 0.9741),
+               "log_loss": Interval(0.1207, 0.2046)}
+    delta_iv = {"accuracy": Interval(-0.0446, -0.0111), "macro_f1": Interval(-0.0452, -0.0104),
+                "log_loss": Interval(0.0461, 0.1182)}
+    margins = {"dev": 0.0, "staging": 0.01, "prod": 0.0}
     model_gates = [(Gate(name="min-accuracy", metric="accuracy", min=0.9), "model"),
                    (Gate(name="accuracy-regression", metric="accuracy", max_regression=0.01), "model")]
     env_gates = {
         "dev": [],
-        "staging": [(Gate(name="no-accuracy-regression", metric="accuracy", max_regression=0.005), "environment")],
+        "staging": [(Gate(name="no-accuracy-regression", metric="accuracy", max_regression=0.005, judge="bound"),
+                     "environment")],
         "prod": [(Gate(name="no-accuracy-regression", metric="accuracy", max_regression=0.0), "environment"),
                  (Gate(name="prod-min-accuracy", metric="accuracy", min=0.93), "environment")],
     }
-    candidate = Subject(cand.version, evaluated, "evaluated", dict(cand.metrics))
+    candidate = Subject(cand.version, evaluated, "evaluated", dict(cand.metrics), cand_iv)
     rows = []
     for env, pinned, source in (("dev", None, ""), ("staging", baseline, "evaluated"), ("prod", baseline, "record")):
         base = None if pinned is None else Subject(pinned.version, base_now if source == "evaluated"
-                                                   else dict(pinned.metrics), source, dict(pinned.metrics))
+                                                   else dict(pinned.metrics), source, dict(pinned.metrics),
+                                                   base_iv if source == "evaluated" else {})
         notes = ("baseline 20250101-bbbbbbbb could not be evaluated on the current data (no DVC pointer); its "
                  "record's metrics are used instead",) if source == "record" else ()
-        gates = judge(model_gates + env_gates[env], evaluated, base.metrics if base else None)
-        verdict = Verdict("digits-cnn", env, candidate, base, gates, NEW_MD5, notes)
-        rows.append(EnvRow(env, pinned, verdict, required=env == "dev"))
+        deltas = delta_iv if source == "evaluated" else {}
+        gates = judge(model_gates + env_gates[env], evaluated, base.metrics if base else None, intervals=cand_iv,
+                      delta_intervals=deltas)
+        verdict = Verdict("digits-cnn", env, candidate, base, gates, NEW_MD5, notes, deltas,
+                          Bootstrap(rows=359), margin=margins[env])
+        rows.append(EnvRow(env, pinned, verdict, required=env == "dev", auto_merge=env != "prod"))
     digits = ModelReport("digits-cnn", cand.version, cand, rows, changed=True)
     cancer = ModelReport("cancer-mlp", None, None,
                          [EnvRow(e, None, None, e == "dev") for e in ("dev", "staging", "prod")], changed=True)
