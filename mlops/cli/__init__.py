@@ -25,6 +25,8 @@ VERBS: dict[str, tuple[str, str]] = {
     "report": ("mlops.cli.report", "write (or update in place) the pull request report"),
     "reproduce": ("mlops.cli.reproduce", "re-train a version from its record and compare digests"),
     "serve": ("mlops.cli.serve", "serve a version over the Open Inference Protocol (v2 REST)"),
+    "deploy": ("mlops.cli.deploy", "deploy an environment's pins (local, push or pull) and smoke-test them"),
+    "rollback": ("mlops.cli.rollback", "return a model to its previous version and open the revert pull request"),
     "build-image": ("mlops.cli.build_image", "build and push the serving image of a version"),
     "labels": ("mlops.cli.labels", "ingest delayed ground-truth labels for monitoring"),
     "doctor": ("mlops.cli.doctor", "check the GitHub settings the trust model relies on (read-only)"),

@@ -1,4 +1,4 @@
-"""Record a built image's digest in an environment's pin, editing only that pin's text.
+"""Edit one pin of an environment file (record an image digest, or pin another version), only that pin's text.
 
 ``environments/<env>.yaml`` is reviewed by people: comments, order and layout stay as they are. The
 pin ``model: VERSION`` (or ``{version: …, image: …}``, flow or block) becomes
@@ -78,3 +78,59 @@ def pin_image(repo: Repository, env: str, model: str, version: str, digest: str)
     if new != text:
         atomic.write_text(file, new)
     return loaded.doc.path
+
+
+def _pin_value(version: str, image: str | None) -> str:
+    return f'{{version: {version}, image: "{image}"}}' if image else version
+
+
+def set_pin(text: str, path: str, model: str, version: str | None, image: str | None = None) -> str:
+    """``text`` with ``model`` pinned at ``version`` (with ``image`` when given); ``None`` removes the pin.
+
+    A promotion, a rollback and a retraining PR change a pin this way: the line of that pin changes (or one
+    line is added), nothing else — comments and layout stay for the reviewers. Flow (``pins: {a: v}``) and block
+    mappings are both handled; a pin that spans several lines is replaced as a whole.
+    """
+    root = yaml.compose(text, Loader=yaml.SafeLoader)
+    pins = _child(root, "pins") if root is not None else None
+    if pins is None:
+        raise UserError(Problem(path, 1, 1, "no 'pins' mapping; expected `pins: {}` in the environment file"))
+    key, mapping = pins
+    if not isinstance(mapping, yaml.MappingNode):
+        raise _at(path, mapping, "pins is not a mapping; expected `pins: {model: version, …}`")
+    entry = _child(mapping, model)
+    value = _pin_value(version, image) if version else ""
+    if mapping.flow_style:
+        items = [(k.value, text[v.start_mark.index:v.end_mark.index]) for k, v in mapping.value
+                 if isinstance(k, yaml.ScalarNode) and k.value != model]
+        if version:
+            items.append((model, value))
+        body = ", ".join(f"{k}: {v}" for k, v in sorted(items))
+        return text[:mapping.start_mark.index] + "{" + body + "}" + text[mapping.end_mark.index:]
+    if entry is not None:
+        k, v = entry
+        if version and v.start_mark.line == v.end_mark.line:  # one line: only the value (a comment after it stays)
+            return text[:v.start_mark.index] + value + text[v.end_mark.index:]
+        start = text.rfind("\n", 0, k.start_mark.index) + 1
+        end = v.end_mark.index if text[v.end_mark.index - 1] == "\n" else text.find("\n", v.end_mark.index) + 1
+        end = len(text) if end <= 0 else end
+        line = f"{' ' * k.start_mark.column}{model}: {value}\n" if version else ""
+        return text[:start] + line + text[end:]
+    if not version:
+        return text
+    column = mapping.value[0][0].start_mark.column if mapping.value else key.start_mark.column + 2
+    end = text.find("\n", mapping.end_mark.index - 1)
+    insert = len(text) if end < 0 else end + 1
+    return text[:insert] + f"{' ' * column}{model}: {value}\n" + text[insert:]
+
+
+def pinned_text(repo: Repository, env: str, model: str, version: str | None, image: str | None = None) -> str:
+    """The environment file's new text with the pin changed, validated (not written)."""
+    loaded = repo.require_environment(env)
+    text = (repo.root / loaded.doc.path).read_text(encoding="utf-8")
+    new = set_pin(text, loaded.doc.path, model, version, image)
+    spec = validate(yamlpos.parse(new, loaded.doc.path), Environment)
+    pin = spec.pin(model)
+    if (pin.version if pin else None) != version:  # pragma: no cover - set_pin's guarantee
+        raise UserError.at(loaded.doc.path, f"could not pin {model} at {version}")
+    return new

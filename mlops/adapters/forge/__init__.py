@@ -123,11 +123,13 @@ class Forge(Protocol):
         """Pull requests that contain ``sha`` (merged or open)."""
         ...
 
-    def commit_files(self, branch: str, files: Mapping[str, bytes | None], message: str, *, parent: str) -> str:
+    def commit_files(self, branch: str, files: Mapping[str, bytes | None], message: str, *, parent: str,
+                     reset: bool = False) -> str:
         """Commit ``files`` (None deletes) on ``branch`` as :attr:`identity`, on top of ``parent``.
 
         The branch is created at ``parent`` when missing; when it exists, its tip must be ``parent`` (a branch
-        that moved on is an error, never overwritten). Returns the new commit, which the forge attests
+        that moved on is an error, never overwritten) — unless ``reset``: a bot branch no open pull request uses
+        (a merged promotion's) starts again from ``parent``. Returns the new commit, which the forge attests
         (:meth:`is_bot_commit`).
         """
         ...

@@ -139,9 +139,10 @@ class GitHubForge(GitHubHttp):
             raise
         return str(data["object"]["sha"])
 
-    def commit_files(self, branch: str, files: Mapping[str, bytes | None], message: str, *, parent: str) -> str:
+    def commit_files(self, branch: str, files: Mapping[str, bytes | None], message: str, *, parent: str,
+                     reset: bool = False) -> str:
         tip = self._ref(branch)
-        if tip is not None and tip != parent:
+        if tip is not None and tip != parent and not reset:
             raise ForgeError(f"branch {branch!r} moved on to {tip[:12]} (expected {parent[:12]}); nothing "
                              "committed — a newer run handles the newer commit")
         base_tree = self._request("GET", self._path("git", "commits", parent)).json()["tree"]["sha"]
@@ -158,7 +159,7 @@ class GitHubForge(GitHubHttp):
             self._request("POST", self._path("git", "refs"), json={"ref": f"refs/heads/{branch}", "sha": sha})
         else:
             self._request("PATCH", self._path("git", "refs") + f"/heads/{_branch(branch)}",
-                          json={"sha": sha, "force": False})
+                          json={"sha": sha, "force": reset})
         return sha
 
     def is_bot_commit(self, sha: str) -> bool:

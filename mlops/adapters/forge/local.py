@@ -101,7 +101,7 @@ class LocalForge:
 
     def _publish(self, scm: Scm, branch: str) -> None:
         if scm.remote_url("origin") is not None:
-            scm.push(f"refs/heads/{branch}:refs/heads/{branch}")
+            scm.push(f"+refs/heads/{branch}:refs/heads/{branch}")
             scm.fetch(f"refs/heads/{branch}:refs/remotes/origin/{branch}")
 
     # -- reading (for people, tests and the demo) -----------------------------------------------
@@ -261,16 +261,20 @@ class LocalForge:
 
     # -- commits the forge makes as its identity -------------------------------------------------------
 
-    def commit_files(self, branch: str, files: Mapping[str, bytes | None], message: str, *, parent: str) -> str:
+    def commit_files(self, branch: str, files: Mapping[str, bytes | None], message: str, *, parent: str,
+                     reset: bool = False) -> str:
         with self._locked():
             tip = self._tip(branch)
+            if tip is not None and tip != parent and reset:
+                tip = None  # start the branch again from parent
             if tip is not None and tip != parent:
                 raise ForgeError(f"branch {branch!r} moved on to {tip[:12]} (expected {parent[:12]}); nothing "
                                  "committed — a newer run handles the newer commit")
             scm = open_scm(self._scm().top)  # paths are relative to the repository's top, as on GitHub
             try:
-                if tip is not None and scm.resolve(f"refs/heads/{branch}") != tip:
-                    scm.create_branch(branch, tip, force=True)
+                start = tip or parent
+                if scm.resolve(f"refs/heads/{branch}") not in (None, start):
+                    scm.create_branch(branch, start, force=True)
                 sha = scm.commit_files(branch, files, message, author=Identity(self.identity, _email(self.identity)),
                                        start=parent)
                 self._publish(scm, branch)

@@ -124,6 +124,10 @@ class Scm(Protocol):
         """Which of ``paths`` exist at ``rev`` (top-level entries, as ``git ls-tree --name-only``)."""
         ...
 
+    def files(self, rev: str, directory: str) -> list[str]:
+        """Every file under ``directory`` at ``rev`` (recursively; [] when it does not exist)."""
+        ...
+
     def export(self, rev: str, paths: Sequence[str], dest: Path) -> Path:
         """Extract ``paths`` of ``rev`` under ``dest``; returns the repository root there."""
         ...

@@ -148,6 +148,13 @@ class GitScm:
         out = self._git("ls-tree", "--name-only", self.require(rev), "--", *[self._path(p) for p in paths])
         return [self._rel(p) for p in out.splitlines() if p]
 
+    def files(self, rev: str, directory: str) -> list[str]:
+        sha = self.resolve(rev)
+        if sha is None:
+            return []
+        out = self._git("ls-tree", "-r", "--name-only", "-z", sha, "--", self._path(directory.rstrip("/")) + "/")
+        return [self._rel(p) for p in out.split("\0") if p]
+
     def export(self, rev: str, paths: Sequence[str], dest: Path) -> Path:
         present = [self._path(p) for p in self.list_paths(rev, paths)]
         if present:

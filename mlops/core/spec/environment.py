@@ -65,6 +65,8 @@ class Rollout(Strict):
     max_p99_ms: float = Field(250.0, gt=0, description="p99 request latency of the new version")
     interval_s: int = Field(60, gt=0, description="how often the analysis measures")
     failure_limit: int = Field(1, ge=0, description="failed measurements tolerated before the rollout aborts")
+    prometheus_url: str = Field("http://prometheus-operated.monitoring.svc:9090", pattern=r"^https?://[^\s\"]+$",
+                                description="the Prometheus the analysis queries (in-cluster address)")
 
     @model_validator(mode="after")
     def _increasing(self) -> Rollout:
@@ -81,7 +83,8 @@ class GitOps(Strict):
     path: str = Field("deploy", pattern=r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$",
                       description="directory of the repository; each environment's manifests go to <path>/<env>/")
     repo_url: str | None = Field(None, description="the repository the engine pulls (default: this repository)")
-    revision: str = "main"
+    revision: str = Field("mlops/manifests", description="the branch the manifests are committed to and the "
+                          "engine syncs (a branch only the bot writes, outside the default branch's ruleset)")
     namespace: DnsLabel | None = Field(None, description="the engine's namespace (argocd / flux-system)")
 
 

@@ -1,0 +1,70 @@
+"""What an environment pinned over time, read from git: the versions a model ran, and the commits that pinned them.
+
+Rollback and explain both need "which version ran before, and which commit (and pull request) pinned the one
+running now". The environment file's history answers it: each commit that changed the file is read at that
+revision and its pin of the model compared with the one before.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mlops.adapters.scm import Commit, Scm
+from mlops.core import yamlpos
+from mlops.core.errors import UserError
+from mlops.core.repo import ENVIRONMENTS
+
+ROLLBACK_MARK = "mlops-rollback"  # in a commit message or PR label: a pin change that is a rollback
+
+
+@dataclass(frozen=True)
+class PinChange:
+    """One commit that changed ``model``'s pin in ``environment`` (``before`` → ``after``)."""
+
+    environment: str
+    model: str
+    before: str | None
+    after: str | None
+    commit: Commit
+
+    @property
+    def is_rollback(self) -> bool:
+        return ROLLBACK_MARK in self.commit.message
+
+
+def _pin_at(scm: Scm, rev: str, environment: str, model: str) -> str | None:
+    data = scm.read(rev, f"{ENVIRONMENTS}/{environment}.yaml")
+    if data is None:
+        return None
+    try:
+        pins = yamlpos.parse(data.decode("utf-8", "replace"), environment).data.get("pins") or {}
+    except (UserError, AttributeError):
+        return None
+    pin = pins.get(model) if isinstance(pins, dict) else None
+    if isinstance(pin, dict):
+        pin = pin.get("version")
+    return str(pin) if isinstance(pin, str) else None
+
+
+def pin_changes(scm: Scm, environment: str, model: str, *, rev: str = "HEAD", limit: int = 200) -> list[PinChange]:
+    """The commits that changed ``model``'s pin in ``environment``, newest first (first-parent history)."""
+    changes = []
+    commits = scm.log([f"{ENVIRONMENTS}/{environment}.yaml"], rev=rev, max_count=limit, first_parent=True)
+    for commit in commits:
+        after = _pin_at(scm, commit.sha, environment, model)
+        before = _pin_at(scm, commit.parents[0], environment, model) if commit.parents else None
+        if before != after:
+            changes.append(PinChange(environment, model, before, after, commit))
+    return changes
+
+
+def previous_version(scm: Scm, environment: str, model: str, current: str) -> tuple[str | None, PinChange | None]:
+    """The good version before ``current``, and the change that pinned ``current`` (None when unknown).
+
+    A version a rollback returned to was good before the change it undid: its predecessor is the version before
+    the (non-rollback) change that first pinned it, never the version the rollback moved away from.
+    """
+    changes = pin_changes(scm, environment, model)
+    latest = next((c for c in changes if c.after == current), None)
+    original = next((c for c in changes if c.after == current and not c.is_rollback), None)
+    return (original.before if original else None), latest
