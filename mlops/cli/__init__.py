@@ -26,6 +26,7 @@ VERBS: dict[str, tuple[str, str]] = {
     "reproduce": ("mlops.cli.reproduce", "re-train a version from its record and compare digests"),
     "serve": ("mlops.cli.serve", "serve a version over the Open Inference Protocol (v2 REST)"),
     "deploy": ("mlops.cli.deploy", "deploy an environment's pins (local, push or pull) and smoke-test them"),
+    "promote": ("mlops.cli.promote", "open (or update) the promotion pull request into the next environment"),
     "rollback": ("mlops.cli.rollback", "return a model to its previous version and open the revert pull request"),
     "build-image": ("mlops.cli.build_image", "build and push the serving image of a version"),
     "labels": ("mlops.cli.labels", "ingest delayed ground-truth labels for monitoring"),
