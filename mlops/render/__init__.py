@@ -1,9 +1,12 @@
 """``mlops render``: Kubernetes manifests of each environment, from the models pinned in it.
 
+``repo_url`` is the repository a pull-mode environment's GitOps engine pulls when the environment does not
+name it (``delivery.gitops.repo_url``): the caller passes the clone's remote; unknown is an error.
+
 Public API::
 
-    render(root, envs=None, model=None) -> list[RenderedEnvironment]      # load, check, render in memory
-    render_repository(repo, envs=None, model=None) -> list[RenderedEnvironment]
+    render(root, envs=None, model=None, *, repo_url=None) -> list[RenderedEnvironment]  # load, check, render
+    render_repository(repo, envs=None, model=None, *, repo_url=None) -> list[RenderedEnvironment]
     write(out, rendered, model=None) / compare(out, rendered, model=None, whole_tree=False) -> list[Problem]
     render_training_job(repo, model, version_label, image, *, env=None, nodes=None) -> list[dict]
     to_yaml(objects) -> str

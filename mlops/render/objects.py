@@ -5,7 +5,10 @@ Variables of every model template (``configmap``, ``serviceaccount``, ``deployme
 ``kubernetes_version``, ``labels``, ``selector``, ``annotations``, ``pod_annotations``, ``image``, ``args``,
 ``port``, ``uid``, ``config_map``, ``config_dir``, ``config_file``, ``config_json``, ``service_account``,
 ``replicas`` (``min``, ``max``, ``target_cpu_utilization``), ``resources`` (the container's requests and
-limits), ``gpu``, ``node_selector``, ``tolerations``, ``runtime_class_name``, ``egress_https``.
+limits), ``gpu``, ``node_selector``, ``tolerations``, ``runtime_class_name``, ``egress_https``; and the
+delivery variables of :mod:`mlops.render.delivery` (``scale_target``, ``rollout``, ``analysis``,
+``monitoring``, ``metrics_path``, ``scrape_interval``, ``alerts``), which the templates ``rollout``,
+``analysistemplate``, ``servicemonitor`` and ``prometheusrule`` also get.
 The namespace template gets ``environment``, ``namespace`` and ``kubernetes_version``.
 """
 
@@ -20,6 +23,7 @@ from mlops.core.repo import Loaded, Repository
 from mlops.core.spec.environment import Environment, Pin
 from mlops.core.spec.model import ModelSpec
 from mlops.core.spec.runtime import ARTIFACT_PATH, CONFIG_PATH, PORT, RECORD_PATH, UID, runtime_config
+from mlops.render.delivery import delivery_context
 from mlops.render.settings import Effective
 
 PART_OF = "mlops"
@@ -108,4 +112,5 @@ def model_context(repo: Repository, env: Loaded[Environment], spec: ModelSpec, p
         "tolerations": settings.tolerations,
         "runtime_class_name": settings.runtime_class_name,
         "egress_https": "://" in sink,
+        **delivery_context(environment, name, pin.version, parked=settings.replicas.min == 0),
     }

@@ -21,6 +21,7 @@ POD_SPEC_PATHS: dict[str, tuple[str, ...]] = {
     "ReplicationController": ("spec", "template", "spec"),
     "Job": ("spec", "template", "spec"),
     "CronJob": ("spec", "jobTemplate", "spec", "template", "spec"),
+    "Rollout": ("spec", "template", "spec"),  # Argo Rollouts: unless it takes the pod template by workloadRef
 }
 ALLOWED_VOLUMES = frozenset({"configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "persistentVolumeClaim",
                              "projected", "secret"})
@@ -56,7 +57,8 @@ def _get(obj: Any, *keys: str) -> Any:
 def check(obj: dict[str, Any]) -> list[Violation]:
     """Every restricted-profile violation of the pod inside ``obj`` (empty for kinds without pods)."""
     path = POD_SPEC_PATHS.get(str(obj.get("kind")))
-    if path is None:
+    if path is None or (obj.get("kind") == "Rollout" and _get(obj, "spec", "workloadRef") is not None
+                        and _get(obj, *path[:-1]) is None):
         return []
     spec = _get(obj, *path)
     if not isinstance(spec, dict):

@@ -13,14 +13,28 @@ V1 = "20250101-aaaaaaaa"
 V2 = "20250102-bbbbbbbb"
 IMAGE = "sha256:" + "1" * 64
 ARTIFACT = "sha256:" + "a" * 64
+REPO_URL = "https://github.com/example/mlops-gitops.git"  # what `mlops render` passes: the clone's remote
 
 
 def set_pins(repo: Path, env: str, pins: dict[str, Any]) -> None:
     """Replace the ``pins`` of ``environments/<env>.yaml`` (the rest of the file keeps its text)."""
+    _replace_section(repo, env, "pins", pins)
+
+
+def _replace_section(repo: Path, env: str, key: str, value: Any) -> None:
+    """Drop top-level ``key`` (and its indented lines) from the environment file; append it as one flow line."""
     path = repo / "environments" / f"{env}.yaml"
-    lines = [line for line in path.read_text("utf-8").splitlines() if not line.startswith("pins:")]
-    lines.append("pins: " + yaml.safe_dump(pins, default_flow_style=True).strip())
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    kept, skipping = [], False
+    for line in path.read_text("utf-8").splitlines():
+        if line.startswith(f"{key}:"):
+            skipping = True
+            continue
+        if skipping and (line.startswith((" ", "#")) or not line.strip()):
+            continue
+        skipping = False
+        kept.append(line)
+    kept.append(f"{key}: " + yaml.safe_dump(value, default_flow_style=True, width=10_000).strip())
+    path.write_text("\n".join(kept) + "\n", encoding="utf-8")
 
 
 def pin_example(repo: Path) -> Path:
@@ -42,3 +56,9 @@ def write_record(repo: Path, model: str, version: str) -> Path:
     artifact = {"digest": ARTIFACT, "uri": f"dvc://artifacts/{model}/{version}",
                 "files": {"program.pt2": "sha256:" + "b" * 64}, "format": "torch.export"}
     return records.write_record(repo, model, version, artifact=artifact, params={}, seed=1)
+
+
+
+def set_delivery(repo: Path, env: str, delivery: dict[str, Any]) -> None:
+    """Replace the ``delivery`` section of ``environments/<env>.yaml`` (written as one flow mapping at the end)."""
+    _replace_section(repo, env, "delivery", delivery)

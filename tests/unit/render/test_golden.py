@@ -1,4 +1,5 @@
-"""Golden files: the example repository's dev and prod trees, rendered with the pins of ``pin_example``.
+"""Golden files: the example repository's dev and prod trees, rendered with the pins of ``pin_example``
+(and ``REPO_URL`` as the repository prod's Argo CD Application pulls).
 
 The expected trees live in ``tests/golden/render/<env>/``. After an intended change to the templates,
 the example specs or the renderer, regenerate them and review the diff::
@@ -12,13 +13,14 @@ import os
 from pathlib import Path
 
 from mlops.render import compare, render, write
+from tests.unit.render.render_helpers import REPO_URL
 
 GOLDEN = Path(__file__).resolve().parents[2] / "golden" / "render"
 ENVS = ["dev", "prod"]
 
 
 def test_rendered_trees_match_the_golden_files(pinned_repo: Path) -> None:
-    rendered = render(pinned_repo, ENVS)
+    rendered = render(pinned_repo, ENVS, repo_url=REPO_URL)
     if os.environ.get("UPDATE_GOLDEN") == "1":
         write(GOLDEN, rendered)
     problems = compare(GOLDEN, rendered)

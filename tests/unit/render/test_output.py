@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from mlops.render import compare, render, summary, write
+from tests.unit.render.render_helpers import REPO_URL
 
 
 def test_write_then_compare_is_clean(pinned_repo: Path, tmp_path: Path) -> None:
-    rendered = render(pinned_repo)
+    rendered = render(pinned_repo, repo_url=REPO_URL)
     out = tmp_path / "manifests"
     written = write(out, rendered)
     assert written == [out / "dev", out / "staging", out / "prod"]
@@ -18,7 +19,7 @@ def test_write_then_compare_is_clean(pinned_repo: Path, tmp_path: Path) -> None:
 
 
 def test_compare_names_each_stale_missing_and_extra_file(pinned_repo: Path, tmp_path: Path) -> None:
-    rendered = render(pinned_repo)
+    rendered = render(pinned_repo, repo_url=REPO_URL)
     out = tmp_path / "m"
     write(out, rendered)
     (out / "dev" / "digits-cnn" / "hpa.yaml").write_text("stale\n")
@@ -41,7 +42,7 @@ def test_compare_names_each_stale_missing_and_extra_file(pinned_repo: Path, tmp_
 
 def test_model_only_write_leaves_the_rest_alone(pinned_repo: Path, tmp_path: Path) -> None:
     out = tmp_path / "m"
-    write(out, render(pinned_repo))
+    write(out, render(pinned_repo, repo_url=REPO_URL))
     (out / "dev" / "cancer-mlp" / "hpa.yaml").write_text("mine\n")
     (out / "dev" / "digits-cnn" / "hpa.yaml").write_text("stale\n")
     only = render(pinned_repo, ["dev"], "digits-cnn")
@@ -52,7 +53,7 @@ def test_model_only_write_leaves_the_rest_alone(pinned_repo: Path, tmp_path: Pat
 
 
 def test_summary_lines(pinned_repo: Path) -> None:
-    lines = summary(Path("build/manifests"), render(pinned_repo))
+    lines = summary(Path("build/manifests"), render(pinned_repo, repo_url=REPO_URL))
     assert lines[0] == ("dev: 2 models (cancer-mlp@20250101-aaaaaaaa, digits-cnn@20250102-bbbbbbbb), 16 files "
                         "→ build/manifests/dev")
     assert lines[1] == ("staging: no models pinned; rendered only the namespace and kustomization "

@@ -103,3 +103,13 @@ def test_cron_job_pod_spec_path() -> None:
     pod["spec"]["hostIPC"] = True
     cron = {"kind": "CronJob", "spec": {"jobTemplate": {"spec": {"template": pod}}}}
     assert [f for f, _ in pss.check(cron)] == ["spec.jobTemplate.spec.template.spec.hostIPC"]
+
+
+def test_a_rollout_is_checked_unless_it_references_the_deployment() -> None:
+    from mlops.render import pss
+
+    by_ref = {"kind": "Rollout", "spec": {"workloadRef": {"kind": "Deployment", "name": "m"}}}
+    assert pss.check(by_ref) == []
+    inline = {"kind": "Rollout", "spec": {"template": {"spec": {"hostNetwork": True, "containers": []}}}}
+    assert ("spec.template.spec.hostNetwork", "must be false or unset (host namespaces are not allowed)") in \
+        pss.check(inline)

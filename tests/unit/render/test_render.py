@@ -13,14 +13,23 @@ import yaml
 from mlops.core.errors import UsageError, UserError
 from mlops.core.spec.runtime import ARTIFACT_PATH, CONFIG_PATH, RECORD_PATH
 from mlops.render import RenderedEnvironment, load_renderable, render, render_repository
-from tests.unit.render.render_helpers import ARTIFACT, IMAGE, V1, V2, set_pins, write_record, write_template
+from tests.unit.render.render_helpers import (
+    ARTIFACT,
+    IMAGE,
+    REPO_URL,
+    V1,
+    V2,
+    set_pins,
+    write_record,
+    write_template,
+)
 
 MODEL_FILES = ["configmap.yaml", "deployment.yaml", "hpa.yaml", "networkpolicy.yaml", "pdb.yaml", "service.yaml",
                "serviceaccount.yaml"]
 
 
 def one(root: Path, env: str) -> RenderedEnvironment:
-    (rendered,) = render(root, [env])
+    (rendered,) = render(root, [env], repo_url=REPO_URL)
     return rendered
 
 
@@ -169,8 +178,8 @@ def test_no_pins_renders_namespace_and_kustomization(example_repo: Path) -> None
 
 
 def test_render_is_byte_deterministic(pinned_repo: Path) -> None:
-    first = [(r.name, r.files) for r in render(pinned_repo)]
-    second = [(r.name, r.files) for r in render(pinned_repo)]
+    first = [(r.name, r.files) for r in render(pinned_repo, repo_url=REPO_URL)]
+    second = [(r.name, r.files) for r in render(pinned_repo, repo_url=REPO_URL)]
     assert first == second
     assert [name for name, _ in first] == ["dev", "staging", "prod"]
 
@@ -178,7 +187,7 @@ def test_render_is_byte_deterministic(pinned_repo: Path) -> None:
 def test_model_filter(pinned_repo: Path) -> None:
     (dev,) = render(pinned_repo, ["dev"], "digits-cnn")
     assert set(dev.files) == {f"digits-cnn/{f}" for f in MODEL_FILES}
-    assert [r.name for r in render(pinned_repo, None, "digits-cnn")] == ["dev", "prod"]
+    assert [r.name for r in render(pinned_repo, None, "digits-cnn", repo_url=REPO_URL)] == ["dev", "prod"]
     with pytest.raises(UsageError, match="not pinned in environment 'staging'"):
         render(pinned_repo, ["staging"], "digits-cnn")
     with pytest.raises(UserError, match="no model named"):
@@ -191,7 +200,7 @@ def test_local_environment_has_no_manifests(pinned_repo: Path) -> None:
     path = pinned_repo / "environments" / "staging.yaml"
     text = path.read_text().replace("target: kubernetes", "target: local")
     path.write_text(text)
-    assert [r.name for r in render(pinned_repo)] == ["dev", "prod"]
+    assert [r.name for r in render(pinned_repo, repo_url=REPO_URL)] == ["dev", "prod"]
     with pytest.raises(UsageError, match="targets 'local'"):
         render(pinned_repo, ["staging"])
 
@@ -199,7 +208,7 @@ def test_local_environment_has_no_manifests(pinned_repo: Path) -> None:
 def test_invalid_repository_is_a_user_error(pinned_repo: Path) -> None:
     set_pins(pinned_repo, "dev", {"no-such-model": V1})
     with pytest.raises(UserError) as info:
-        render(pinned_repo)
+        render(pinned_repo, repo_url=REPO_URL)
     assert info.value.problems[0].path == "environments/dev.yaml"
     assert "no-such-model" in info.value.problems[0].message
 
@@ -233,7 +242,7 @@ def test_override_with_unknown_field_fails_naming_it(pinned_repo: Path,
     text = builtin_template("service.yaml.j2").replace("  type: ClusterIP", "  type: ClusterIP\n  colour: blue")
     write_template(pinned_repo, "service.yaml.j2", text)
     with pytest.raises(UserError) as info:
-        render(pinned_repo, ["prod"])
+        render(pinned_repo, ["prod"], repo_url=REPO_URL)
     message = info.value.problems[0].message
     assert message.startswith("Service/cancer-mlp (prod): spec: Additional properties are not allowed "
                               "('colour' was unexpected)")
@@ -243,12 +252,12 @@ def test_override_with_unknown_field_fails_naming_it(pinned_repo: Path,
 def test_unknown_override_name(pinned_repo: Path) -> None:
     write_template(pinned_repo, "deploymnet.yaml.j2", "")
     with pytest.raises(UserError) as info:
-        render(pinned_repo)
+        render(pinned_repo, repo_url=REPO_URL)
     assert info.value.problems[0].path == "environments/templates/deploymnet.yaml.j2"
     assert "unknown template" in info.value.problems[0].message
     (pinned_repo / "environments" / "templates" / "deploymnet.yaml.j2").unlink()
     (pinned_repo / "environments" / "templates" / "README.md").write_text("notes\n")
-    assert len(render(pinned_repo)) == 3
+    assert len(render(pinned_repo, repo_url=REPO_URL)) == 3
 
 
 def test_template_syntax_error_has_its_line(pinned_repo: Path) -> None:
@@ -288,4 +297,5 @@ def test_template_output_must_be_valid_yaml(pinned_repo: Path) -> None:
 
 def test_render_repository_reuses_a_loaded_repository(pinned_repo: Path) -> None:
     repo = load_renderable(pinned_repo)
-    assert [r.files for r in render_repository(repo, ["prod"])] == [r.files for r in render(pinned_repo, ["prod"])]
+    assert [r.files for r in render_repository(repo, ["prod"], repo_url=REPO_URL)] == \
+        [r.files for r in render(pinned_repo, ["prod"], repo_url=REPO_URL)]

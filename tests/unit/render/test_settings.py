@@ -72,6 +72,8 @@ def test_impossible_merge_is_a_user_error_at_the_environment_file(example_repo: 
         _effective(example_repo, "dev", "digits-cnn")
     problem = info.value.problems[0]
     assert problem.path == "environments/dev.yaml"
-    assert (problem.line, problem.col) == (18, 15)  # overrides.digits-cnn.replicas (pins moved to the end)
+    lines = (example_repo / "environments" / "dev.yaml").read_text("utf-8").splitlines()
+    replicas = next(i for i, line in enumerate(lines) if line == "    replicas: {min: 3}") + 1
+    assert (problem.line, problem.col) == (replicas, 15)  # overrides.digits-cnn.replicas
     assert "min (3)" in problem.message and "max (2)" in problem.message
     assert "digits-cnn" in problem.message
