@@ -133,5 +133,6 @@ def deploy(repo: Repository, env: str, target: ServingTarget, *, model: str | No
         if verdict not in ("passed", "skipped"):
             failure, failed = f"{release.model}@{release.version} failed its smoke test: {verdict}", release.model
             break
-    removed = target.prune(env, list(spec.pins)) if prune and model is None and failure is None else []
+    namespace = spec.kubernetes.namespace if spec.kubernetes else ""
+    removed = target.prune(env, list(spec.pins), namespace) if prune and model is None and failure is None else []
     return DeployResult(env, spec.delivery.mode, results, removed, time.monotonic() - started, failure, failed)

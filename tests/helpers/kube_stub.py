@@ -32,6 +32,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from tests.helpers.kube_stub_http import KINDS, ApiError, Recorded, make_server
@@ -82,6 +83,7 @@ class KubeStub:
 
     def __init__(self, *, token: str | None = None, pod_start_s: float = 0.05) -> None:
         self.token = token
+        self.kinds: dict[tuple[str, str], str] = dict(KINDS)  # (apiVersion, plural) → kind this stub serves
         self.pod_start_s = pod_start_s
         self.objects: dict[tuple[str, str, str], dict[str, Any]] = {}  # (plural, ns, name) → object
         self.logs: dict[str, list[str]] = {}  # pod uid → lines so far
@@ -133,7 +135,7 @@ class KubeStub:
         return copy.deepcopy(obj)
 
     def create(self, plural: str, ns: str, body: dict[str, Any]) -> dict[str, Any]:
-        _validate(plural, ns, body)
+        _validate(self.kinds, plural, ns, body)
         name = body["metadata"]["name"]
         with self.lock:
             if (plural, ns, name) in self.objects:
@@ -152,7 +154,7 @@ class KubeStub:
         return stored
 
     def update(self, plural: str, ns: str, name: str, new: dict[str, Any]) -> dict[str, Any]:
-        _validate(plural, ns, new, name)
+        _validate(self.kinds, plural, ns, new, name)
         with self.lock:
             old = self.objects.get((plural, ns, name))
             if old is None:
@@ -345,12 +347,24 @@ class KubeStub:
                 return
 
 
-def _validate(plural: str, ns: str, body: Any, name: str | None = None) -> None:
+def write_kubeconfig(path: Path, server: str, token: str = "s3cr3t-token-0123456789abcdef",
+                     namespace: str = "team") -> Path:
+    """A kubeconfig for the stub: bearer token, no TLS."""
+    path.write_text(f"""apiVersion: v1
+kind: Config
+clusters: [{{name: stub, cluster: {{server: "{server}"}}}}]
+users: [{{name: ci, user: {{token: "{token}"}}}}]
+contexts: [{{name: stub, context: {{cluster: stub, user: ci, namespace: {namespace}}}}}]
+current-context: stub
+""")
+    return path
+
+
+def _validate(kinds: dict[tuple[str, str], str], plural: str, ns: str, body: Any, name: str | None = None) -> None:
     """The cheap checks the real API server would fail with 400/422 (not the whole OpenAPI schema)."""
     if not isinstance(body, dict):
         raise ApiError(400, "BadRequest", "the body of the request was in an unknown format")
-    api_version = "batch/v1" if plural == "jobs" else "v1"
-    kind = KINDS[(api_version, plural)]
+    api_version, kind = next((v, k) for (v, p), k in kinds.items() if p == plural)
     if body.get("apiVersion") != api_version or body.get("kind") != kind:
         raise ApiError(400, "BadRequest", f"the API version in the data ({body.get('apiVersion')}) or kind "
                        f"({body.get('kind')}) does not match the expected {api_version} {kind}")

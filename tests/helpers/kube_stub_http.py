@@ -20,8 +20,20 @@ import yaml
 
 KINDS = {("batch/v1", "jobs"): "Job", ("v1", "services"): "Service", ("v1", "configmaps"): "ConfigMap",
          ("v1", "serviceaccounts"): "ServiceAccount", ("v1", "pods"): "Pod"}
-PATH = re.compile(r"^/(?:api/(?P<core>v1)|apis/(?P<group>[a-z0-9.]+/v1))/namespaces/(?P<ns>[a-z0-9-]+)/"
+# What the serving stub adds (kube_serving_stub): the objects `mlops render` produces for an environment.
+SERVING_KINDS = {("v1", "namespaces"): "Namespace", ("apps/v1", "deployments"): "Deployment",
+                 ("autoscaling/v2", "horizontalpodautoscalers"): "HorizontalPodAutoscaler",
+                 ("policy/v1", "poddisruptionbudgets"): "PodDisruptionBudget",
+                 ("networking.k8s.io/v1", "networkpolicies"): "NetworkPolicy",
+                 ("argoproj.io/v1alpha1", "rollouts"): "Rollout",
+                 ("argoproj.io/v1alpha1", "analysistemplates"): "AnalysisTemplate",
+                 ("monitoring.coreos.com/v1", "servicemonitors"): "ServiceMonitor",
+                 ("monitoring.coreos.com/v1", "prometheusrules"): "PrometheusRule"}
+PATH = re.compile(r"^/(?:api/(?P<core>v1)|apis/(?P<group>[a-z0-9.]+/v[0-9a-z]+))/namespaces/(?P<ns>[a-z0-9-]+)/"
                   r"(?P<plural>[a-z]+)(?:/(?P<name>[a-z0-9.-]+)(?:/(?P<sub>status|log))?)?$")
+CLUSTER_PATH = re.compile(r"^/api/v1/(?P<plural>namespaces)(?:/(?P<name>[a-z0-9-]+))?$")
+PROXY_PATH = re.compile(r"^/api/v1/namespaces/(?P<ns>[a-z0-9-]+)/services/(?P<name>[a-z0-9-]+):(?P<port>[a-z0-9-]+)"
+                        r"/proxy(?P<rest>/.*)$")
 class ApiError(Exception):
     def __init__(self, code: int, reason: str, message: str) -> None:
         super().__init__(message)
@@ -105,23 +117,32 @@ def _handler(stub: Any) -> type[BaseHTTPRequestHandler]:
                 if url.path == "/version" and method == "GET":
                     return self._send(200, {"major": "1", "minor": "31", "gitVersion": "v1.31.0-stub",
                                             "platform": "linux/amd64"})
+                proxy = PROXY_PATH.match(url.path)
+                if proxy and hasattr(stub, "proxy"):
+                    code, data = stub.proxy(proxy["ns"], proxy["name"], method, proxy["rest"], body)
+                    return self._send(code, data)
+                cluster = CLUSTER_PATH.match(url.path)
+                if cluster and ("v1", "namespaces") in stub.kinds:
+                    return self._route(method, {"plural": "namespaces", "ns": "", "name": cluster["name"],
+                                                "sub": None, "core": "v1", "group": None}, query, ctype, body)
                 match = PATH.match(url.path)
-                if not match or (match["core"] or match["group"], match["plural"]) not in KINDS:
+                if not match or (match["core"] or match["group"], match["plural"]) not in stub.kinds:
                     raise ApiError(404, "NotFound", "the server could not find the requested resource")
                 self._route(method, match, query, ctype, body)
             except ApiError as exc:
                 self._send(exc.code, exc.status())
 
-        def _route(self, method: str, m: re.Match[str], query: dict[str, str], ctype: str, body: Any) -> None:
+        def _route(self, method: str, m: Any, query: dict[str, str], ctype: str, body: Any) -> None:
             plural, ns, name, sub = m["plural"], m["ns"], m["name"], m["sub"]
             if sub == "log" and plural == "pods" and method == "GET":
                 tail = query.get("tailLines")
                 return self._stream_log(ns, name, query.get("follow") == "true", int(tail) if tail else None)
             if name is None:
                 if method == "GET":
-                    api_version = "batch/v1" if plural == "jobs" else "v1"
+                    api_version = m["core"] or m["group"]
                     items = stub.list(plural, ns, query.get("labelSelector", ""))
-                    return self._send(200, {"kind": f"{KINDS[(api_version, plural)]}List", "apiVersion": api_version,
+                    return self._send(200, {"kind": f"{stub.kinds[(api_version, plural)]}List",
+                                            "apiVersion": api_version,
                                             "metadata": {"resourceVersion": str(next(stub._rv))}, "items": items})
                 if method == "POST" and plural != "pods":
                     if ctype not in ("", "application/json"):  # kube-apiserver reads no type as its first, JSON

@@ -36,22 +36,11 @@ from mlops.train.handback import encode
 from mlops.train.record import finalize
 from mlops.train.remote import train_on_cluster
 from mlops.validate.validate import load_valid
-from tests.helpers.kube_stub import KubeStub, Recorded, Script
+from tests.helpers.kube_stub import KubeStub, Recorded, Script, write_kubeconfig
 
 TOKEN = "s3cr3t-token-0123456789abcdef"
 NS = "mlops-dev"  # the dev environment's namespace in the example repository
 JOB = "train-digits-cnn-run1"
-
-
-def write_kubeconfig(path: Path, server: str, token: str = TOKEN, namespace: str = "team") -> Path:
-    path.write_text(f"""apiVersion: v1
-kind: Config
-clusters: [{{name: stub, cluster: {{server: "{server}"}}}}]
-users: [{{name: ci, user: {{token: "{token}"}}}}]
-contexts: [{{name: stub, context: {{cluster: stub, user: ci, namespace: {namespace}}}}}]
-current-context: stub
-""")
-    return path
 
 
 @dataclass(frozen=True)

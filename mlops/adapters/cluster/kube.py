@@ -18,7 +18,7 @@ import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 from urllib.parse import urlsplit
 
 from mlops.adapters.cluster import objects
@@ -65,7 +65,7 @@ class KubernetesTarget:
         self._selectors: dict[tuple[str, str], str] = {}  # (namespace, job) → its pods' label selector
 
     @classmethod
-    def from_kubeconfig(cls, *, context: str | None = None, config_file: str | None = None) -> KubernetesTarget:
+    def from_kubeconfig(cls, *, context: str | None = None, config_file: str | None = None) -> Self:
         """Connect like kubectl: ``KUBECONFIG`` (or ~/.kube/config) and its context, else in-cluster."""
         from kubernetes import client, config
         from kubernetes.config.config_exception import ConfigException

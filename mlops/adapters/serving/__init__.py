@@ -80,8 +80,9 @@ class ServingTarget(Protocol):
 
     def current(self, environment: str, model: str) -> Serving: ...
 
-    def prune(self, environment: str, keep: Sequence[str]) -> list[str]:
-        """Stop and remove every model of ``environment`` that is not in ``keep``; returns what was removed."""
+    def prune(self, environment: str, keep: Sequence[str], namespace: str = "") -> list[str]:
+        """Remove what ``environment`` runs for models not in ``keep`` (push: every object carrying the
+        environment's labels that this run did not apply); returns what was removed."""
         ...
 
     def close(self) -> None: ...

@@ -204,7 +204,7 @@ class LocalServing:
         return Serving(model, backend.get("version"), f"http://127.0.0.1:{router.get('port')}",
                        f"pid {backend.get('pid')}")
 
-    def prune(self, environment: str, keep: Sequence[str]) -> list[str]:
+    def prune(self, environment: str, keep: Sequence[str], namespace: str = "") -> list[str]:
         removed = []
         for path in sorted(self._dir(environment).glob("*.json")):
             model = path.stem
