@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 from mlops.cli._run import add_repo_argument, repo_root, step_summary
 
@@ -25,7 +26,9 @@ EXAMPLES = """examples:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from mlops.deploy.image_context import DEFAULT_BASE_IMAGE
 
-    parser.add_argument("ref", metavar="MODEL@VERSION", help="the recorded version to package")
+    parser.add_argument("ref", metavar="MODEL@VERSION", nargs="?", help="the recorded version to package")
+    parser.add_argument("--missing-in", metavar="ENV", help="build (and with --push, push) every version ENV pins "
+                                                            "without an image digest, tagged in ENV's registry")
     add_repo_argument(parser)
     parser.add_argument("--base-image", default=DEFAULT_BASE_IMAGE, metavar="IMG",
                         help=f"base image with python3 (≥3.11) and venv (default: {DEFAULT_BASE_IMAGE})")
@@ -58,19 +61,38 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--context-only builds nothing to push; drop --push (or --context-only)")
     root = repo_root(args.repo)
     repo = load_valid(root)
-    builder = open_builder(args.context_only.resolve() if args.context_only is not None else None)
-    request = BuildRequest(ref=args.ref, root=root, base_image=args.base_image, registry=args.registry,
-                           push=args.push, wheelhouse=args.wheelhouse, find_links=args.find_links,
-                           artifact=args.artifact, source=args.source, pin=args.pin)
+    if args.missing_in:
+        env = repo.require_environment(args.missing_in).spec
+        refs = [f"{m}@{pin.version}" for m in sorted(env.pins) if (pin := env.pin(m)) and not pin.image]
+        registry = args.registry or env.registry
+        if not refs:
+            print(f"every pin of {args.missing_in} has an image digest: nothing to build")
+            return 0
+    elif args.ref:
+        refs, registry = [args.ref], args.registry
+    else:
+        from mlops.core.errors import UsageError
+
+        raise UsageError("give MODEL@VERSION (or --missing-in ENV)")
     out = sys.stderr if args.json else sys.stdout
 
     def log(line: str) -> None:
         print(line, file=out, flush=True)
 
+    builder = open_builder(args.context_only.resolve() if args.context_only is not None else None)
     try:
-        result = build_image(request, builder, repo, log)
+        for ref in refs:
+            request = BuildRequest(ref=ref, root=root, base_image=args.base_image, registry=registry,
+                                   push=args.push, wheelhouse=args.wheelhouse, find_links=args.find_links,
+                                   artifact=args.artifact, source=args.source, pin=args.pin)
+            result = build_image(request, builder, repo, log)
+            _print(args, result)
     finally:
         builder.close()
+    return 0
+
+
+def _print(args: argparse.Namespace, result: Any) -> None:
     if args.json:
         print(result.to_json())
     else:
@@ -85,4 +107,3 @@ def run(args: argparse.Namespace) -> int:
             print(f"pinned {result.model}: {{version: {result.version}, image: {result.digest}}} in {result.pinned}")
     digest = f"\n\ndigest `{result.digest}`" if result.digest else ""
     step_summary(f"### 🐳 mlops build-image\n\n`{result.tag}`{digest}")
-    return 0

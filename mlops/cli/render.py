@@ -36,10 +36,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from mlops.adapters.scm import repository_url
     from mlops.render import DEFAULT_OUT, compare, render, summary, write
 
     root = repo_root(args.repo)
-    rendered = render(root, args.env, args.model)
+    rendered = render(root, args.env, args.model, repo_url=repository_url(root))
     if args.check:
         problems = compare(Path(args.check), rendered, args.model, whole_tree=not args.env and not args.model)
         if problems:

@@ -68,3 +68,17 @@ def previous_version(scm: Scm, environment: str, model: str, current: str) -> tu
     latest = next((c for c in changes if c.after == current), None)
     original = next((c for c in changes if c.after == current and not c.is_rollback), None)
     return (original.before if original else None), latest
+
+
+def changed_environments(scm: Scm, environments: dict[str, set[str]], since: str) -> list[str]:
+    """Environments whose file changed since ``since``, or one of whose pinned models' directory did.
+
+    ``environments`` maps each environment to the models it pins now. Order: as given (the promotion order).
+    """
+    paths = [c.path for c in scm.changed(since, scm.require("HEAD"))]
+    changed = []
+    for env, models in environments.items():
+        if f"{ENVIRONMENTS}/{env}.yaml" in paths or any(p.startswith(f"models/{m}/") and "/versions/" not in p
+                                                        for p in paths for m in models):
+            changed.append(env)
+    return changed

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from mlops.adapters.artifacts import fetch_verified
 from mlops.adapters.image import Built, ImageBuilder, ImageError
-from mlops.adapters.scm import try_open_scm
+from mlops.adapters.scm import repository_url
 from mlops.core.errors import UsageError
 from mlops.core.lineage import verify_artifact
 from mlops.core.repo import Repository
@@ -93,26 +93,6 @@ def fetch_artifact(request: BuildRequest, record: VersionRecord, where: str) -> 
     return request.artifact
 
 
-def source_url(root: Path, explicit: str | None) -> str | None:
-    """The repository's URL for ``org.opencontainers.image.source``, never with credentials in it."""
-    if explicit:
-        return _clean_url(explicit)
-    server, repository = os.environ.get("GITHUB_SERVER_URL"), os.environ.get("GITHUB_REPOSITORY")
-    if server and repository:
-        return _clean_url(f"{server.rstrip('/')}/{repository}")
-    scm = try_open_scm(root)
-    out = scm.remote_url("origin") if scm is not None else None
-    return _clean_url(out) if out else None
-
-
-def _clean_url(url: str) -> str:
-    match = re.match(r"^[\w.-]+@([\w.-]+):(.+)$", url)  # git@github.com:org/repo.git
-    if match:
-        url = f"https://{match.group(1)}/{match.group(2)}"
-    url = re.sub(r"^(\w[\w+.-]*://)[^/@]*@", r"\1", url)  # drop user:token@
-    return url.removesuffix(".git")
-
-
 def build_image(request: BuildRequest, builder: ImageBuilder, repo: Repository, log: Log = print) -> ImageResult:
     loaded = repo.require_record(request.ref)
     record, rel = loaded.spec, loaded.doc.path
@@ -128,7 +108,7 @@ def build_image(request: BuildRequest, builder: ImageBuilder, repo: Repository, 
     artifact = fetch_artifact(request, record, rel)
     log(f"artifact {record.artifact.digest} verified against {rel}")
     spec = ImageSpec(model=model, version=version, digest=record.artifact.digest, base_image=request.base_image,
-                     labels=image_context.oci_labels(record, source_url(request.root, request.source)))
+                     labels=image_context.oci_labels(record, repository_url(request.root, request.source)))
     serving = runtime_config(repo.model(model), version, IMAGE_ENVIRONMENT, record.artifact.digest)
     tag = f"{registry}/{model}:{version}"
     with tempfile.TemporaryDirectory(prefix="mlops-image-") as tmp:

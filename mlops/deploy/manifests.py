@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from mlops.adapters.forge import Forge
-from mlops.adapters.scm import open_scm
+from mlops.adapters.scm import open_scm, repository_url
 from mlops.core.repo import Repository
 from mlops.render import render_repository
 from mlops.render.templates import parse_yaml
@@ -14,13 +14,13 @@ from mlops.render.templates import parse_yaml
 
 def rendered_manifests(repo: Repository, env: str) -> dict[str, list[dict[str, Any]]]:
     """model → its objects, each list starting with the environment's namespace (server-side apply is idempotent)."""
-    (rendered,) = render_repository(repo, [env])
+    (rendered,) = render_repository(repo, [env], repo_url=repository_url(repo.root))
     namespace = [d for d in parse_yaml(rendered.files["namespace.yaml"].decode()) if isinstance(d, dict)] \
         if "namespace.yaml" in rendered.files else []
     by_model: dict[str, list[dict[str, Any]]] = {}
     for path, data in sorted(rendered.files.items()):
         model, sep, _ = path.partition("/")
-        if not sep or path.split("/")[1] == "gitops":
+        if not sep or model == "gitops":
             continue
         docs = [d for d in parse_yaml(data.decode()) if isinstance(d, dict)]
         by_model.setdefault(model, list(namespace)).extend(docs)
@@ -32,7 +32,7 @@ def publish_manifests(repo: Repository, env: str, forge: Forge, say: Callable[[s
     spec = repo.require_environment(env).spec
     gitops = spec.delivery.gitops
     scm = open_scm(repo.root)
-    (rendered,) = render_repository(repo, [env])
+    (rendered,) = render_repository(repo, [env], repo_url=repository_url(repo.root))
     directory = f"{gitops.path}/{env}"
     branch = gitops.revision
     tip = scm.resolve(f"refs/remotes/origin/{branch}") or scm.resolve(f"refs/heads/{branch}")

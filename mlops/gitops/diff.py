@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlops.adapters.scm import open_scm
+from mlops.adapters.scm import open_scm, repository_url
 from mlops.core.errors import Problem, UsageError, UserError
 from mlops.render import kubernetes_environments, load_renderable, render_repository
 from mlops.render.templates import parse_yaml
@@ -84,23 +84,24 @@ def export(root: Path, ref: str, dest: Path) -> Path:
 
 # --- rendering and comparing --------------------------------------------------------------------------------
 
-def _render_side(root: Path, label: str, envs: Sequence[str] | None) -> dict[str, dict[str, bytes]]:
+def _render_side(root: Path, label: str, envs: Sequence[str] | None,
+                 repo_url: str | None) -> dict[str, dict[str, bytes]]:
     try:
         repo = load_renderable(root)
         names = [e for e in kubernetes_environments(repo) if envs is None or e in envs]
-        return {r.name: r.files for r in render_repository(repo, names)} if names else {}
+        return {r.name: r.files for r in render_repository(repo, names, repo_url=repo_url)} if names else {}
     except UserError as exc:
         raise UserError([Problem(p.path, p.line, p.col, f"at {label}: {p.message}") for p in exc.problems]) from None
 
 
 def _rendered(root: Path, ref: str | None, envs: Sequence[str] | None) -> tuple[str, dict[str, dict[str, bytes]]]:
     if ref is None:
-        return WORKING_TREE, _render_side(root, WORKING_TREE, envs)
+        return WORKING_TREE, _render_side(root, WORKING_TREE, envs, repository_url(root))
     with tempfile.TemporaryDirectory(prefix="mlops-diff-") as tmp:
         side_root = export(root, ref, Path(tmp))
         sha = open_scm(root).require(ref)
         label = f"{ref} ({sha[:12]})" if not sha.startswith(ref) else sha[:12]
-        return label, _render_side(side_root, f"revision {label}", envs)
+        return label, _render_side(side_root, f"revision {label}", envs, repository_url(root))
 
 
 def _docs(data: bytes) -> list[dict[str, Any]]:

@@ -107,7 +107,7 @@ def test_repository_in_a_subdirectory(tmp_path: Path, example_repo: Path) -> Non
     _git(top, "commit", "-qm", "initial")
     _set(top / "ml", "prod", "pins: {}", f"pins: {{cancer-mlp: {V1}}}")
     diff = manifest_diff(top / "ml", "HEAD")
-    assert [len(e.added) for e in diff.envs] == [0, 0, 7]
+    assert [len(e.added) for e in diff.envs] == [0, 0, 11]  # prod: + Rollout, analysis, monitoring
 
 
 def test_cli(git_repo: Path) -> None:

@@ -75,8 +75,8 @@ def test_github_annotations_for_stale_files(example_repo: Path, tmp_path: Path) 
 
 def test_usage_and_input_errors(example_repo: Path) -> None:
     for args, code, words in [
-        (("render", "--env", "qa"), 2, "no environment named 'qa'"),
-        (("render", "--model", "nope"), 2, "no model named 'nope'"),
+        (("render", "--env", "qa"), 1, "no environment named 'qa'"),
+        (("render", "--model", "nope"), 1, "no model named 'nope'"),
         (("render", "--out", "a", "--check", "b"), 2, "not allowed with argument"),
     ]:
         result = run_cli(*args, "--repo", str(example_repo))

@@ -20,7 +20,7 @@ from typing import Protocol
 
 from mlops.core.errors import Problem, UsageError, UserError
 
-__all__ = ["BOT", "Change", "Commit", "Identity", "Scm", "ScmError", "open_scm", "try_open_scm"]
+__all__ = ["BOT", "Change", "Commit", "Identity", "Scm", "ScmError", "open_scm", "repository_url", "try_open_scm"]
 
 
 class ScmError(UserError):
@@ -180,3 +180,26 @@ def try_open_scm(root: Path) -> Scm | None:
         return open_scm(root)
     except UsageError:
         return None
+
+
+def repository_url(root: Path, explicit: str | None = None, env: Mapping[str, str] | None = None) -> str | None:
+    """The repository's web/clone URL, never with credentials: ``explicit``, else GitHub Actions' server and
+    repository, else the clone's ``origin`` (``git@host:org/repo`` becomes ``https://host/org/repo``)."""
+    import os
+    import re
+
+    env = os.environ if env is None else env
+    if explicit:
+        url = explicit
+    elif env.get("GITHUB_SERVER_URL") and env.get("GITHUB_REPOSITORY"):
+        url = f"{env['GITHUB_SERVER_URL'].rstrip('/')}/{env['GITHUB_REPOSITORY']}"
+    else:
+        scm = try_open_scm(root)
+        url = (scm.remote_url("origin") if scm is not None else None) or ""
+    if not url:
+        return None
+    match = re.match(r"^[\w.-]+@([\w.-]+):(.+)$", url)  # git@github.com:org/repo.git
+    if match:
+        url = f"https://{match.group(1)}/{match.group(2)}"
+    url = re.sub(r"^(\w[\w+.-]*://)[^/@]*@", r"\1", url)  # drop user:token@
+    return url.removesuffix(".git")

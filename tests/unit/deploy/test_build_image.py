@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from mlops.adapters.scm import repository_url as source_url
 from mlops.core.errors import UserError
 from mlops.core.spec.runtime import RuntimeConfig
 from mlops.deploy import image, wheelhouse
-from mlops.deploy.image import BuildRequest, build_image, source_url
+from mlops.deploy.image import BuildRequest, build_image
 from mlops.validate.validate import load_valid
 from tests.conftest import ROOT, run_cli
 from tests.unit.deploy.versions import Version

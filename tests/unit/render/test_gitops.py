@@ -26,6 +26,7 @@ def docs(rendered: RenderedEnvironment, path: str) -> list[dict[str, Any]]:
 
 
 def test_argocd_application_syncs_the_environments_directory(pinned_repo: Path) -> None:
+    set_delivery(pinned_repo, "prod", {"mode": "pull", "gitops": {"engine": "argocd", "path": "deploy"}})
     rendered = prod(pinned_repo)
     (app,) = docs(rendered, "gitops/argocd-application.yaml")
     assert (app["apiVersion"], app["kind"]) == ("argoproj.io/v1alpha1", "Application")
@@ -71,12 +72,13 @@ def test_the_environments_repo_url_beats_the_callers(pinned_repo: Path) -> None:
 
 
 def test_an_unknown_repository_url_is_an_error_at_the_environment_file(pinned_repo: Path) -> None:
+    set_delivery(pinned_repo, "prod", {"mode": "pull", "gitops": {"engine": "argocd", "path": "deploy"}})
     with pytest.raises(UserError) as info:
         prod(pinned_repo, repo_url=None)
     (problem,) = info.value.problems
     lines = (pinned_repo / "environments" / "prod.yaml").read_text("utf-8").splitlines()
-    gitops = next(i for i, line in enumerate(lines) if line.lstrip().startswith("gitops:")) + 1
-    assert (problem.path, problem.line) == ("environments/prod.yaml", gitops)
+    delivery = next(i for i, line in enumerate(lines) if line.lstrip().startswith("delivery:")) + 1
+    assert (problem.path, problem.line) == ("environments/prod.yaml", delivery)
     assert "pull mode" in problem.message and "delivery.gitops.repo_url" in problem.message
 
 

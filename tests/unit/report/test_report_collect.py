@@ -118,7 +118,7 @@ def test_collect_lists_evaluated_and_changed_models_in_promotion_order(repo_git:
                                       ("prod", V1, True, False)]
     assert data.base == "main" and data.data is None
     assert data.manifest is not None and data.manifest[0] == "dev: no changes"
-    assert data.manifest[2].startswith("prod: 7 added, 0 removed, 1 changed — digits-cnn added")
+    assert data.manifest[2].startswith("prod: 11 added, 0 removed, 1 changed — digits-cnn added")
 
 
 def test_collect_without_base_says_why_the_manifest_diff_is_missing(example_repo: Path) -> None:
