@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from mlops.core.drift import Kind, kinds_from_dtypes
+from mlops.core.drift import DEFAULT_ALPHA, Kind, kinds_from_dtypes
 
 if TYPE_CHECKING:
     from pandas import DataFrame
@@ -127,13 +127,13 @@ class DriftEngine(Protocol):
     """Compares a current window with reference data, column by column, at a family-wise level."""
 
     def compare(self, reference: DataFrame, current: DataFrame, kinds: Mapping[str, Kind], *,
-                prediction: str | None = None, prediction_kind: Kind = "categorical", alpha: float = 0.01,
+                prediction: str | None = None, prediction_kind: Kind = "categorical", alpha: float = DEFAULT_ALPHA,
                 min_rows: int = 100) -> DriftResult:
         """Test each column of ``kinds`` (and ``prediction``); below ``min_rows`` values: insufficient."""
         ...
 
     def html_report(self, reference: DataFrame, current: DataFrame, kinds: Mapping[str, Kind], path: Path, *,
-                    prediction: str | None = None, prediction_kind: Kind = "categorical", alpha: float = 0.01,
+                    prediction: str | None = None, prediction_kind: Kind = "categorical", alpha: float = DEFAULT_ALPHA,
                     sample_rows: int | None = None, min_rows: int = 100) -> Path:
         """Write the HTML drift report of seeded samples (``compare``'s own, or at most ``sample_rows`` rows)
         of both windows to ``path``, atomically; return ``path``."""

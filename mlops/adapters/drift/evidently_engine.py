@@ -28,7 +28,7 @@ from mlops.adapters.drift import DriftEngine, DriftResult
 from mlops.adapters.drift.plan import CURRENT_ROWS, REFERENCE_ROWS, Plan, plan, result
 from mlops.adapters.drift.stattests import TESTS, Outcome, quiet, register
 from mlops.core.atomic import write_text
-from mlops.core.drift import Kind
+from mlops.core.drift import DEFAULT_ALPHA, Kind
 
 
 def load_evidently() -> SimpleNamespace:
@@ -78,7 +78,7 @@ class EvidentlyDriftEngine:
         return ev, current, reference, methods
 
     def compare(self, reference: pd.DataFrame, current: pd.DataFrame, kinds: Mapping[str, Kind], *,
-                prediction: str | None = None, prediction_kind: Kind = "categorical", alpha: float = 0.01,
+                prediction: str | None = None, prediction_kind: Kind = "categorical", alpha: float = DEFAULT_ALPHA,
                 min_rows: int = 100) -> DriftResult:
         """Test each column of ``kinds`` and the prediction; see :class:`~mlops.adapters.drift.DriftEngine`."""
         p = self._plan(reference, current, kinds, prediction, prediction_kind, alpha, min_rows)
@@ -103,7 +103,7 @@ class EvidentlyDriftEngine:
         return result(p, outcomes)
 
     def html_report(self, reference: pd.DataFrame, current: pd.DataFrame, kinds: Mapping[str, Kind], path: Path, *,
-                    prediction: str | None = None, prediction_kind: Kind = "categorical", alpha: float = 0.01,
+                    prediction: str | None = None, prediction_kind: Kind = "categorical", alpha: float = DEFAULT_ALPHA,
                     sample_rows: int | None = None, min_rows: int = 100) -> Path:
         """evidently's ``DataDriftPreset`` HTML with the same tests and corrected threshold as :meth:`compare`.
 

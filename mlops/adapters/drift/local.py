@@ -19,7 +19,7 @@ from mlops.adapters.drift import DriftEngine, DriftResult
 from mlops.adapters.drift.plan import CURRENT_ROWS, REFERENCE_ROWS, plan, result
 from mlops.adapters.drift.stattests import TESTS
 from mlops.core.atomic import write_text
-from mlops.core.drift import Kind
+from mlops.core.drift import DEFAULT_ALPHA, Kind
 
 
 class LocalDriftEngine:
@@ -30,7 +30,7 @@ class LocalDriftEngine:
         self.reference_rows, self.current_rows, self.seed = reference_rows, current_rows, seed
 
     def compare(self, reference: pd.DataFrame, current: pd.DataFrame, kinds: Mapping[str, Kind], *,
-                prediction: str | None = None, prediction_kind: Kind = "categorical", alpha: float = 0.01,
+                prediction: str | None = None, prediction_kind: Kind = "categorical", alpha: float = DEFAULT_ALPHA,
                 min_rows: int = 100) -> DriftResult:
         """Test each column of ``kinds`` and the prediction; see :class:`~mlops.adapters.drift.DriftEngine`."""
         p = plan(reference, current, kinds, prediction=prediction, prediction_kind=prediction_kind, alpha=alpha,
@@ -40,7 +40,7 @@ class LocalDriftEngine:
         return result(p, outcomes)
 
     def html_report(self, reference: pd.DataFrame, current: pd.DataFrame, kinds: Mapping[str, Kind], path: Path, *,
-                    prediction: str | None = None, prediction_kind: Kind = "categorical", alpha: float = 0.01,
+                    prediction: str | None = None, prediction_kind: Kind = "categorical", alpha: float = DEFAULT_ALPHA,
                     sample_rows: int | None = None, min_rows: int = 100) -> Path:
         """A plain HTML table of :meth:`compare` (samples bounded by ``sample_rows`` if given), written atomically."""
         engine = self if not sample_rows else LocalDriftEngine(reference_rows=sample_rows, current_rows=sample_rows,

@@ -146,9 +146,13 @@ def column_result(planned: Planned, threshold: float, outcome: Outcome | None) -
                        outcome.p_value <= threshold, detail)
 
 
-def result(p: Plan, outcomes: Mapping[str, Outcome], notes: tuple[str, ...] = ()) -> DriftResult:
+def result(p: Plan, outcomes: Mapping[str, Outcome]) -> DriftResult:
     """The comparison's result from the outcomes of the testable columns, by column name."""
     columns = tuple(column_result(c, p.threshold, outcomes.get(c.column)) for c in p.columns)
     pred = column_result(p.prediction, p.threshold, outcomes.get(p.prediction.column)) if p.prediction else None
+    notes = tuple(f"compared a seeded sample of {len(frame):,} of the {total:,} {what} rows"
+                  for frame, total, what in ((p.reference, p.reference_total, "reference"),
+                                             (p.current, p.current_total, "current"))
+                  if len(frame) < total)
     return DriftResult(columns, pred, p.alpha, len(p.reference), len(p.current), p.reference_total,
                        p.current_total, p.insufficient, notes)
