@@ -412,3 +412,18 @@ def test_every_job_has_a_timeout() -> None:
         for job_id, job in jobs(wf):
             if "uses" not in job:  # a job that calls a reusable workflow cannot set one
                 assert "timeout-minutes" in job, f"{wf.name}:{job_id}"
+
+
+def test_deploys_run_from_the_default_branch_one_environment_at_a_time_in_its_github_environment() -> None:
+    caller = load(GITHUB / "workflows" / "deploy.yml")
+    on = triggers(caller)
+    assert set(on) == {"push", "workflow_dispatch"} and on["push"] == {"branches": ["main"]}
+    matrix = caller["jobs"]["deploy"]
+    assert matrix["uses"] == "$/.github/workflows/mlops-deploy.yml"
+    assert matrix["strategy"]["max-parallel"] == 1 and matrix["permissions"] == {"contents": "read"}
+    job = load(GITHUB / "workflows" / "mlops-deploy.yml")["jobs"]["deploy"]
+    assert job["environment"] == "${{ inputs.environment }}"
+    assert job["concurrency"] == {"group": "mlops-deploy-${{ inputs.environment }}", "cancel-in-progress": False}
+    assert _steps_using(job, "secrets.MLOPS_APP_PRIVATE_KEY") == ["Create a GitHub App token"]
+    assert _steps_using(job, "secrets.MLOPS_KUBECONFIG") == ["Deploy, smoke-test, and promote"]
+

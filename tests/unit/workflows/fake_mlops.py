@@ -45,6 +45,11 @@ if verb == "plan":
     with Path(os.environ["GITHUB_OUTPUT"]).open("a", encoding="utf-8") as out:
         out.write(os.environ.get("FAKE_PLAN", "changed=[]\ntrain=[]\nverdicts=0\nbase=" + "b" * 40 + "\n"))
     sys.exit(int(os.environ.get("FAKE_RC", "0")))
+if verb == "deploy":
+    kubeconfig = os.environ.get("KUBECONFIG", "")
+    print(json.dumps({"environment": option("--env"), "ok": os.environ.get("FAKE_DEPLOY_RC", "0") == "0",
+                      "kubeconfig": Path(kubeconfig).read_text() if kubeconfig else ""}))
+    sys.exit(int(os.environ.get("FAKE_DEPLOY_RC", "0")))
 if verb == "accept":
     local = Path(option("--repo", ".")) / ".dvc" / "config.local"
     print(f"config.local: {local.read_text() if local.exists() else 'absent'}; token: {os.environ.get('GITHUB_TOKEN')}")

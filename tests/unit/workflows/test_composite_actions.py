@@ -257,6 +257,34 @@ def test_a_failing_diff_warns_without_failing_validation(action_runner: ActionRu
     assert result.summary == ""
 
 
+# --- deploy ------------------------------------------------------------------------------------------------------
+
+def test_deploy_builds_deploys_then_promotes_with_the_secrets_in_files_only(action_runner: ActionRunner,
+                                                                            repo: Path) -> None:
+    (repo / ".dvc").mkdir(exist_ok=True)
+    result = action_runner.run("deploy", "mlops deploy", {
+        "environment": "dev", "token": "ghs_app", "kubeconfig": "apiVersion: v1\nkind: Config", "repo": str(repo),
+        "storage-config": "access_key_id = RO", "python": str(action_runner.fake_python)})
+    assert result.code == 0, result.stderr
+    deployed = action_runner.tmp / "runner-temp" / "mlops-deploy-dev.json"
+    assert [c.split(" @ ")[0] for c in result.calls] == [
+        f"-I -m mlops build-image --missing-in dev --push --repo {repo}",
+        f"-I -m mlops deploy --env dev --json --repo {repo}",
+        f"-I -m mlops promote --from-deploy {deployed} --repo {repo}"]
+    assert json.loads(deployed.read_text())["kubeconfig"] == "apiVersion: v1\nkind: Config\n"
+    assert not (repo / ".dvc" / "config.local").exists()
+    assert not list((action_runner.tmp / "runner-temp").glob("mlops-secrets.*"))  # removed after the step
+    assert result.outputs["result"] == str(deployed)
+
+
+def test_a_failed_deploy_fails_the_step_and_promotes_nothing(action_runner: ActionRunner, repo: Path) -> None:
+    result = action_runner.run("deploy", "mlops deploy", {"environment": "dev", "token": "t", "build": "false",
+                                                          "repo": str(repo), "python": str(action_runner.fake_python)},
+                               extra_env={"FAKE_DEPLOY_RC": "1"})
+    assert result.code == 1 and "dev failed (rolled back where possible" in result.stdout
+    assert [c.split(" ")[3] for c in result.calls] == ["deploy"]
+
+
 # --- setup -------------------------------------------------------------------------------------------------------
 
 FAKE_SYSTEM_PYTHON = f"""#!{sys.executable}
