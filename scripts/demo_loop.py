@@ -6,11 +6,15 @@ local forge (pull requests, comments and statuses as JSON under the sandbox's ``
 local ``mlops serve`` process. The checkout you run it from is only read.
 
   1. validate this repository and render every environment;
-  2. bootstrap: clone into the sandbox, train both example models on main, pin them in dev → staging → prod;
+  2. bootstrap: clone into the sandbox, train both example models on main (digits-cnn briefly, so the change below
+     is a clear improvement), pin them, and deploy dev and staging locally (`mlops serve` behind each port);
   3. propose: a branch that widens digits-cnn, a pull request, validate --base, train, record,
      evaluate against every environment, the report (one PR comment) and the mlops/gates status;
-  4. merge: pin the new version in dev, render dev, and the manifest diff of the merge;
-  5. serve the new version locally and send it real requests.
+  4. merge on the forge, pin the new version in dev, deploy dev (the switch drops no request) and send requests;
+  5. promote: the promotion PR into staging (evidence, 95 % intervals) merges by policy; staging switches under
+     load without a failed request;
+  6. a deliberately broken version (its answers are NaN) fails its smoke test in dev, is rolled back at once, and
+     the revert PR is merged by dev's policy.
 """
 
 from __future__ import annotations
@@ -19,12 +23,11 @@ import json
 import os
 import re
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import time
 import urllib.request
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -66,20 +69,14 @@ def dvc(*argv: str) -> None:
 
 def set_pin(env: str, model: str, version: str) -> None:
     """Pin ``model`` at ``version`` in environments/<env>.yaml, keeping the file's comments and layout."""
+    from mlops.deploy.pin import set_pin as edit
+
     path = WORK / "environments" / f"{env}.yaml"
-    text = path.read_text()
-    line = re.compile(rf"^  {re.escape(model)}: .*$", re.M)
-    if line.search(text):
-        text = line.sub(f"  {model}: {version}", text)
-    elif re.search(r"^pins: \{\}$", text, re.M):
-        text = re.sub(r"^pins: \{\}$", f"pins:\n  {model}: {version}", text, flags=re.M)
-    else:
-        text = re.sub(r"^pins:$", f"pins:\n  {model}: {version}", text, flags=re.M)
-    path.write_text(text)
+    path.write_text(edit(path.read_text(), str(path), model, version))
 
 
-def train(model: str) -> str:
-    out = mlops("train", model, *TRAIN_FLAGS, "--json", quiet=True).stdout
+def train(model: str, *extra: str) -> str:
+    out = mlops("train", model, *TRAIN_FLAGS, *extra, "--json", quiet=True).stdout
     result: dict[str, Any] = json.loads(out)
     metrics = ", ".join(f"{k} {v:.4f}" for k, v in sorted(result.get("metrics", {}).items()))
     print(f"  trained {model}@{result['version']}  {result.get('digest', '')[:19]}…  {metrics}")
@@ -93,7 +90,8 @@ def step_validate_and_render() -> None:
 
 
 def step_bootstrap() -> dict[str, str]:
-    banner("2. bootstrap a sandbox: bare git remote, DVC remote, two trained models pinned everywhere")
+    banner("2. bootstrap a sandbox: bare git remote, DVC remote, trained models pinned, dev and staging deployed")
+    stop_serving()
     if DEMO.exists():
         shutil.rmtree(DEMO / "work", ignore_errors=True)
         shutil.rmtree(ORIGIN, ignore_errors=True)
@@ -112,15 +110,38 @@ def step_bootstrap() -> dict[str, str]:
     git("add", "-A")
     git("commit", "-qm", "Initial import")
     print(f"  sandbox {WORK.relative_to(ROOT)} → origin {ORIGIN.relative_to(ROOT)}; data pulled from the DVC remote")
-    pins = {model: train(model) for model in ("digits-cnn", "cancer-mlp")}
+    pins = {"digits-cnn": train("digits-cnn", "--epochs", "1"), "cancer-mlp": train("cancer-mlp")}
     for env in ("dev", "staging", "prod"):
-        for model, version in pins.items():
-            set_pin(env, model, version)
+        set_pin(env, "digits-cnn", pins["digits-cnn"])
+    set_pin("prod", "cancer-mlp", pins["cancer-mlp"])  # cancer-mlp runs in prod only in this sandbox
     git("add", "-A")
-    git("commit", "-qm", "Train the example models and pin them in every environment")
+    git("commit", "-qm", "Train the example models and pin them")
     git("push", "-q", "origin", "main")
     mlops("validate")
+    for env in ("dev", "staging"):
+        deploy(env)
     return pins
+
+
+def deploy(env: str, *, check: bool = True) -> dict[str, Any]:
+    out = DEMO / f"deploy-{env}.json"
+    proc = mlops("deploy", "--env", env, "--json", check=False, quiet=True)
+    out.write_text(proc.stdout)
+    result: dict[str, Any] = json.loads(proc.stdout) if proc.stdout.startswith("{") else {}
+    for line in proc.stderr.splitlines():
+        print(f"  {line.removeprefix('mlops deploy: ')}")
+    if check and proc.returncode != 0:
+        sys.exit(f"demo: mlops deploy --env {env} failed: {proc.stderr.strip()[-400:]}")
+    return result
+
+
+def stop_serving() -> None:
+    """Stop what an earlier run of the demo left serving (the sandbox's environments)."""
+    if WORK.exists():
+        from mlops.adapters.serving.local import LocalServing
+
+        for env in ("dev", "staging"):
+            LocalServing(WORK).stop(env)
 
 
 def step_propose(baseline: str) -> str:
@@ -146,8 +167,7 @@ def step_propose(baseline: str) -> str:
         mlops("evaluate", "digits-cnn", "--against", env, "--json-out", str(verdicts / f"digits-cnn--{env}.json"),
               check=False, quiet=True)
         verdict = json.loads((verdicts / f"digits-cnn--{env}.json").read_text())
-        print(f"  {env:8s} {'pass' if verdict['passed'] else 'FAIL'} "
-              f"(baseline {baseline})")
+        print(f"  {env:8s} {'pass' if verdict['passed'] else 'FAIL'} (baseline {baseline})")
     report = DEMO / "report.md"
     mlops("report", "--verdicts", str(verdicts), "--base", "main", "--out", str(report), quiet=True)
     mlops("report", "--status", "--verdicts", str(verdicts), "--sha", git("rev-parse", "HEAD"), quiet=True)
@@ -158,23 +178,143 @@ def step_propose(baseline: str) -> str:
 
 
 def step_merge(candidate: str) -> None:
-    banner("4. merge (review = governance), pin the new version in dev, render, diff")
+    banner("4. merge on the forge (review = governance), pin the new version in dev, deploy dev, send requests")
+    from mlops.adapters.forge.local import LocalForge
+
     git("checkout", "-q", "main")
-    git("merge", "-q", "--no-ff", "propose/digits-cnn-wider", "-m", "Merge pull request #1")
+    forge = LocalForge(WORK)
+    pr = forge.get_pr(1)
+    forge.review_as(1, "alice")
+    print(f"  alice approved #1; merged: {forge.merge_pr(1, pr.head_sha, 'Merge pull request #1')[:12]}")
+    git("pull", "-q", "--ff-only", "origin", "main")
     set_pin("dev", "digits-cnn", candidate)
-    git("commit", "-qam", f"Deploy digits-cnn@{candidate} to dev")
+    git("commit", "-qam", f"Pin digits-cnn@{candidate} in dev")
     git("push", "-q", "origin", "main")
-    mlops("render", "--env", "dev", "--out", str(DEMO / "manifests"))
-    diff = mlops("diff", "--base", "HEAD~1", "--env", "dev", quiet=True).stdout.splitlines()
-    changed = [line for line in diff if line.startswith(("+", "-")) and not line.startswith(("+++", "---"))]
-    print("  " + "\n  ".join(changed[:12] + diff[-2:]))
-    print(f"  manifests: {(DEMO / 'manifests' / 'dev').relative_to(ROOT)} (kustomization.yaml for Argo CD / Flux)")
+    mlops("render", "--env", "dev", "--out", str(DEMO / "manifests"), quiet=True)
+    result = deploy("dev")
+    send_requests(port("dev"), 6)
+    print(f"  dev: {result['result']['models'][0]['previous']} → {candidate}; manifests in "
+          f"{(DEMO / 'manifests' / 'dev').relative_to(ROOT)}")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def step_promote(candidate: str) -> None:
+    banner("5. promote into staging: the promotion PR merges by policy; staging switches under load")
+    proc = mlops("promote", "--from-deploy", str(DEMO / "deploy-dev.json"), quiet=True)
+    print("  " + proc.stdout.strip())
+    git("pull", "-q", "--ff-only", "origin", "main")
+    with Load("staging") as load:
+        deploy("staging")
+    print(f"  staging switched under load: {load.total} requests, {load.failed} failed ({dict(load.versions)})")
+    if load.failed:
+        sys.exit("demo: requests failed during the switch")
+
+
+def step_broken(candidate: str) -> None:
+    banner("6. a broken version (NaN answers) fails its smoke test in dev and is rolled back")
+    broken = broken_version(candidate)
+    set_pin("dev", "digits-cnn", broken)
+    git("add", "-A")
+    git("commit", "-qm", f"Pin digits-cnn@{broken} in dev")
+    git("push", "-q", "origin", "main")
+    result = deploy("dev", check=False)
+    print(f"  failure: {result['result']['failure']}")
+    git("pull", "-q", "--ff-only", "origin", "main")
+    serving = json.loads(mlops("deploy", "--env", "dev", "--json", quiet=True).stdout)["result"]["models"][0]
+    print(f"  dev serves {serving['version']} again (pinned in git too: {serving['version'] == candidate})")
+
+
+def broken_version(base: str) -> str:
+    """A version whose standardisation divides by zero: it loads and warms up, and answers NaN."""
+    import numpy as np
+    import torch
+    import yaml
+
+    from mlops.adapters.artifacts import default_store
+    from mlops.adapters.artifacts.signature import Signature
+    from mlops.core.lineage import hash_artifact, version_id
+    from mlops.core.repo import load_repository
+    from mlops.train.export import InferenceModule, write_program
+    from mlops.train.record import finalize
+    from mlops.train.usercode import build
+
+    repo = load_repository(WORK, only_models={"digits-cnn"})
+    spec, record = repo.model("digits-cnn"), repo.records["digits-cnn"][base].spec
+    torch.manual_seed(0)
+    net = build("digits-cnn", WORK / "models/digits-cnn/model.py", dict(spec.params), 64, 10, "model.py")
+    work = DEMO / "broken"
+    shutil.rmtree(work, ignore_errors=True)
+    signature = Signature.build("digits-cnn", "classification", "input", list(spec.data.features), list(range(10)))
+    write_program(work, InferenceModule(net, np.zeros(64, np.float32), np.zeros(64, np.float32)), signature)
+    (work / "metrics.json").write_text(json.dumps({"metrics": record.metrics}) + "\n")
+    (work / "MODEL_CARD.md").write_text("# digits-cnn (deliberately broken for the demo)\n")
+    digest, files = hash_artifact(work)
+    version = version_id(digest, datetime.now(UTC))
+    uri = default_store(WORK).put("digits-cnn", version, work)
+    body = {**yaml.safe_load((WORK / f"models/digits-cnn/versions/{base}.yaml").read_text()), "version": version,
+            "parent": base, "artifact": {"digest": digest, "uri": uri, "files": files, "format": "torch.export-pt2"}}
+    body.pop("record_digest")
+    _, text = finalize(body)
+    (WORK / f"models/digits-cnn/versions/{version}.yaml").write_text(text)
+    print(f"  built digits-cnn@{version}: standardised by a zero std, so every answer is NaN")
+    return version
+
+
+def port(env: str) -> int:
+    text = (WORK / "environments" / f"{env}.yaml").read_text()
+    return int(re.search(r"digits-cnn: (\d+)", text.split("ports:")[1]).group(1))  # type: ignore[union-attr]
+
+
+def send_requests(at: int, n: int) -> None:
+    rows = (WORK / "data" / "digits" / "digits.csv").read_text().splitlines()[1:n + 1]
+    correct = 0
+    for i, row in enumerate(rows):
+        *pixels, label = row.split(",")
+        reply = _http(f"http://127.0.0.1:{at}/v2/models/digits-cnn/infer", {
+            "id": f"demo-{i}",
+            "inputs": [{"name": "input", "datatype": "FP32", "shape": [1, 64], "data": [float(p) for p in pixels]}],
+        })
+        scores = reply["outputs"][0]["data"]
+        correct += max(range(len(scores)), key=scores.__getitem__) == int(label)
+    print(f"  {n} requests to port {at}: {correct}/{n} correct")
+
+
+class Load:
+    """Requests to an environment's port from two threads while a switch happens; counts failures."""
+
+    def __init__(self, env: str, seconds: float = 0.5) -> None:
+        import threading
+
+        self.url = f"http://127.0.0.1:{port(env)}/v2/models/digits-cnn/infer"
+        self.stop, self.seconds = threading.Event(), seconds
+        self.total = self.failed = 0
+        self.versions: dict[str, int] = {}
+        self.lock = threading.Lock()
+        self.threads = [threading.Thread(target=self._run, daemon=True) for _ in range(2)]
+
+    def _run(self) -> None:
+        body = {"inputs": [{"name": "input", "datatype": "FP32", "shape": [1, 64], "data": [1.0] * 64}]}
+        while not self.stop.is_set():
+            try:
+                version = str(_http(self.url, body).get("model_version"))
+                failed = 0
+            except OSError:
+                version, failed = "-", 1
+            with self.lock:
+                self.total += 1
+                self.failed += failed
+                self.versions[version] = self.versions.get(version, 0) + 1
+
+    def __enter__(self) -> Load:
+        for t in self.threads:
+            t.start()
+        time.sleep(self.seconds)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        time.sleep(self.seconds)
+        self.stop.set()
+        for t in self.threads:
+            t.join(30)
 
 
 def _http(url: str, body: dict[str, Any] | None = None) -> Any:
@@ -185,58 +325,20 @@ def _http(url: str, body: dict[str, Any] | None = None) -> Any:
     return json.loads(raw) if raw.startswith(("{", "[")) else raw
 
 
-def step_serve(candidate: str) -> None:
-    banner(f"5. serve digits-cnn@{candidate} locally (Open Inference Protocol v2) and send real requests")
-    port = _free_port()
-    print(f"$ mlops serve digits-cnn@{candidate} --port {port}")
-    server = subprocess.Popen([sys.executable, "-m", "mlops", "serve", f"digits-cnn@{candidate}", "--port", str(port),
-                               "--threads", "1"], cwd=WORK)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                _http(f"{base}/v2/health/ready")
-                break
-            except OSError:
-                if server.poll() is not None:
-                    sys.exit("demo: the server exited before it was ready")
-                time.sleep(0.3)
-        else:
-            sys.exit("demo: the server was not ready within 120 s")
-        rows = (WORK / "data" / "digits" / "digits.csv").read_text().splitlines()[1:9]
-        correct = 0
-        for i, row in enumerate(rows):
-            *pixels, label = row.split(",")
-            reply = _http(f"{base}/v2/models/digits-cnn/infer", {
-                "id": f"demo-{i}",
-                "inputs": [{"name": "input", "datatype": "FP32", "shape": [1, 64], "data": [float(p) for p in pixels]}],
-            })
-            scores = reply["outputs"][0]["data"]
-            predicted = max(range(len(scores)), key=scores.__getitem__)
-            correct += predicted == int(label)
-            print(f"  request {reply.get('id')}: predicted {predicted}, label {label}")
-        print(f"  {correct}/{len(rows)} correct")
-        metrics = str(_http(f"{base}/metrics"))
-        wanted = ("mlops_serve_requests_total", "mlops_serve_batch_size_count", "mlops_model_info")
-        shown = [line for line in metrics.splitlines() if line.startswith(wanted)]
-        print("  /metrics: " + "\n            ".join(shown[:4]))
-    finally:
-        server.send_signal(signal.SIGTERM)
-        code = server.wait(timeout=60)
-        print(f"  SIGTERM → drained and exited with {code}")
-
-
 def main() -> int:
     started = time.monotonic()
     step_validate_and_render()
     pins = step_bootstrap()
-    candidate = step_propose(pins["digits-cnn"])
-    step_merge(candidate)
-    step_serve(candidate)
+    try:
+        candidate = step_propose(pins["digits-cnn"])
+        step_merge(candidate)
+        step_promote(candidate)
+        step_broken(candidate)
+    finally:
+        stop_serving()
     banner(f"done in {time.monotonic() - started:.0f} s")
     print(f"  sandbox repository: {WORK.relative_to(ROOT)}   bare remote: {ORIGIN.relative_to(ROOT)}")
-    print(f"  pull request, comment, status: {(WORK / '.mlops' / 'forge').relative_to(ROOT)}")
+    print(f"  pull requests, comments, statuses, deployments: {(WORK / '.mlops' / 'forge').relative_to(ROOT)}")
     print(f"  manifests: {(DEMO / 'manifests').relative_to(ROOT)}   report: {(DEMO / 'report.md').relative_to(ROOT)}")
     return 0
 

@@ -81,6 +81,9 @@ def smoke(target: ServingTarget, release: Release, tensor: TensorSpec) -> str:
     outputs = body.get("outputs") if isinstance(body, dict) else None
     if status != 200 or not outputs:
         return f"inference answered {status}: {str(body)[:160]}"
+    values = [v for out in outputs for v in (out.get("data") or [])]
+    if not values or not all(isinstance(v, (int, float)) and math.isfinite(v) for v in values):
+        return "the answer is not finite numbers (NaN or infinity): the version is broken"
     return "passed"
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -20,7 +21,9 @@ def test_demo_runs_the_whole_loop() -> None:
     assert "opened pull request #1 propose/digits-cnn-wider → main" in out
     assert "<!-- mlops-report -->" in out and "xychart-beta" in out
     assert "| `channels` | `16` | `24` |" in out  # the params diff of the proposal
-    assert "dev: 2 models" in out  # rendered after the merge
-    assert "SIGTERM → drained and exited with 0" in out
+    assert re.search(r"dev → staging: PR #2 merged by policy \(every gate passed with confidence", out)
+    assert re.search(r"staging switched under load: \d+ requests, 0 failed", out)
+    assert "failed its smoke test: the answer is not finite numbers" in out
+    assert re.search(r"revert PR #3 .* merged by policy", out) and "(pinned in git too: True)" in out
     forge = ROOT / ".mlops/demo/work/.mlops/forge"
     assert forge.is_dir() and any(forge.rglob("*.json"))
