@@ -1,5 +1,5 @@
 """Push mode against the API server stand-in (no kube-apiserver can run here; ``test_cluster_real.py`` has the
-``needs_cluster`` twin of the training flow, and ``test_deploy_push_real`` below runs this one on kind/k3d).
+``needs_cluster`` twin of the training flow; push deploys have not run against a real cluster).
 
 What is checked for real: the official client's requests (server-side apply as ``application/apply-patch+yaml``
 with field manager ``mlops`` and ``force``, label-selected lists, deletes), the rollout wait against a Deployment
@@ -10,7 +10,6 @@ only this environment's objects, the smoke test as a real inference through the 
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
 import sys
@@ -126,11 +125,3 @@ def test_push_applies_prunes_waits_smokes_and_rolls_back(example_repo: Path, tmp
         assert stub.deployment(NS, MODEL)["metadata"]["annotations"]["mlops.dev/version"] == v2
         (pull,) = LocalForge(example_repo).pulls()
         assert pull["head"] == f"mlops/rollback/dev-{MODEL}" and "ProgressDeadlineExceeded" in pull["body"]
-
-
-@pytest.mark.needs_cluster
-def test_deploy_push_real() -> None:
-    config = Path(os.environ.get("KUBECONFIG", Path.home() / ".kube" / "config"))
-    if not config.is_file():
-        pytest.skip(f"needs a real cluster: no kubeconfig at {config} (set KUBECONFIG to a kind/k3d cluster's)")
-    pytest.skip("needs a real cluster with the serving image in its registry: set MLOPS_TEST_PUSH_IMAGE")
