@@ -105,6 +105,23 @@ class Pin(Strict):
     image: Sha256 | None = Field(None, description="image digest from `mlops build-image`, when built")
 
 
+class EnvMonitoring(Strict):
+    """Where this environment's production data lives, and what the monitor reads besides it."""
+
+    predictions: str = Field(".mlops/predictions", description="where serving writes its prediction log: a "
+                                                               "directory (local) or an fsspec URL (s3://…, gs://…)")
+    labels: str = Field(".mlops/labels", description="where `mlops labels ingest` writes delayed labels (same forms)")
+    credentials_secret: DnsLabel | None = Field(
+        None, description="Kubernetes Secret whose keys the serving pods get as environment variables (the sink's "
+                          "credentials, e.g. AWS_ACCESS_KEY_ID); never credentials in this file")
+    prometheus_url: str | None = Field(None, description="Prometheus that scrapes this environment's serving pods; "
+                                                         "the monitor reads infrastructure and traffic from it")
+    price_per_replica_hour: float | None = Field(None, ge=0, description="what one serving replica costs per hour "
+                                                                         "(for cost per 1,000 predictions)")
+    state_branch: str = Field("mlops/monitor", description="branch where the bot keeps the monitor's history "
+                                                           "(auditable in git, written compare-and-swap)")
+
+
 class Environment(Strict):
     apiVersion: Literal["mlops/v1"] = "mlops/v1"  # the YAML key
     kind: Literal["Environment"] = "Environment"
@@ -120,6 +137,7 @@ class Environment(Strict):
     overrides: dict[DnsLabel, Placement] = Field(default_factory=dict)
     policy: Policy = Policy()
     delivery: Delivery = Delivery()
+    monitoring: EnvMonitoring = EnvMonitoring()
     production: bool | None = Field(None, description="serves real traffic (default: the environment named prod); "
                                                       "promotions into it never merge themselves")
     pins: dict[DnsLabel, VersionId | Pin] = Field(default_factory=dict)
