@@ -238,7 +238,20 @@ def create_deployment_status(server: ContractServer, s: Repo, params: dict[str, 
     return 201, {}, {"id": len(d["statuses"]), "state": body["state"], "description": body.get("description")}
 
 
+def get_content(server: ContractServer, s: Repo, params: dict[str, str], query: dict[str, str], body: Any) -> Answer:
+    import base64
+    ref = query.get("ref", "main")
+    sha = s.refs.get(f"heads/{ref}", ref)
+    if sha not in s.commits or params["path"] not in s.files(sha):
+        raise Refusal(404)
+    data = s.files(sha)[params["path"]]
+    item = server.contract.instance({"$ref": "#/components/schemas/content-file"})
+    return 200, {}, {**item, "type": "file", "encoding": "base64", "size": len(data), "path": params["path"],
+                     "name": params["path"].rsplit("/", 1)[-1], "content": base64.b64encode(data).decode()}
+
+
 HANDLERS = {
+    "repos/get-content": get_content,
     "git/get-ref": get_ref, "git/create-ref": create_ref, "git/update-ref": update_ref,
     "git/get-commit": get_git_commit, "git/create-blob": create_blob, "git/create-tree": create_tree,
     "git/create-commit": create_commit, "repos/get-commit": get_commit, "pulls/get": get_pull,

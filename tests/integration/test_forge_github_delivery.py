@@ -48,6 +48,16 @@ def test_the_bot_commits_through_the_git_database_and_github_attests_it(
         client.commit_files("mlops/promote/m-staging", {"x.txt": b"2"}, "stale", parent=sha)
 
 
+def test_branch_tips_and_files_are_read_from_github(client: GitHubForge, gh: tuple[cs.ContractServer, Repo]) -> None:
+    _, repo = gh
+    base = repo.commit({"monitor/prod/m.json": b'{"runs": []}', "a/b c.txt": b"x"}, [], "state")
+    repo.refs["heads/mlops/monitor"] = base
+    assert client.branch_tip("mlops/monitor") == base and client.branch_tip("nope") is None
+    assert client.read_file("mlops/monitor", "monitor/prod/m.json") == b'{"runs": []}'
+    assert client.read_file(base, "a/b c.txt") == b"x"
+    assert client.read_file("mlops/monitor", "monitor/prod/other.json") is None
+
+
 def test_a_hand_made_commit_naming_the_bot_is_not_attested(client: GitHubForge,
                                                            gh: tuple[cs.ContractServer, Repo]) -> None:
     _, repo = gh

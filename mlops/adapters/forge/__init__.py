@@ -138,6 +138,14 @@ class Forge(Protocol):
         """Whether ``sha`` is a commit the forge attests :attr:`identity` made (not a name anyone can type)."""
         ...
 
+    def branch_tip(self, branch: str) -> str | None:
+        """The commit ``branch`` points at on the forge; None when there is no such branch."""
+        ...
+
+    def read_file(self, ref: str, path: str) -> bytes | None:
+        """``path`` (from the repository's top) at ``ref`` (a commit or branch) on the forge; None when absent."""
+        ...
+
     def find_issue(self, marker: str, label: str) -> Issue | None:
         """The open issue labelled ``label`` whose body contains ``marker`` and that :attr:`identity` opened."""
         ...

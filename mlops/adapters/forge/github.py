@@ -130,7 +130,7 @@ class GitHubForge(GitHubHttp):
 
     # -- commits the bot makes: through the API, so GitHub signs them as the App ------------------------
 
-    def _ref(self, branch: str) -> str | None:
+    def branch_tip(self, branch: str) -> str | None:
         try:
             data = self._request("GET", self._path("git", "ref") + f"/heads/{_branch(branch)}").json()
         except ForgeError as exc:
@@ -141,7 +141,7 @@ class GitHubForge(GitHubHttp):
 
     def commit_files(self, branch: str, files: Mapping[str, bytes | None], message: str, *, parent: str,
                      reset: bool = False) -> str:
-        tip = self._ref(branch)
+        tip = self.branch_tip(branch)
         if tip is not None and tip != parent and not reset:
             raise ForgeError(f"branch {branch!r} moved on to {tip[:12]} (expected {parent[:12]}); nothing "
                              "committed — a newer run handles the newer commit")
@@ -161,6 +161,20 @@ class GitHubForge(GitHubHttp):
             self._request("PATCH", self._path("git", "refs") + f"/heads/{_branch(branch)}",
                           json={"sha": sha, "force": reset})
         return sha
+
+    def read_file(self, ref: str, path: str) -> bytes | None:
+        url = self._path("contents") + "/" + "/".join(quote(part, safe="") for part in path.split("/"))
+        try:
+            data = self._request("GET", url, params={"ref": ref}).json()
+        except ForgeError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        if not isinstance(data, dict) or data.get("type") != "file":
+            return None
+        if data.get("encoding") == "base64" and data.get("content") is not None:
+            return base64.b64decode(data["content"])
+        raise ForgeError(f"{path} at {ref} is too large for the contents API (over 1 MB); expected a small file")
 
     def is_bot_commit(self, sha: str) -> bool:
         if not _SHA.match(sha):

@@ -288,6 +288,14 @@ class LocalForge:
     def is_bot_commit(self, sha: str) -> bool:
         return self._read(self.dir / "attested.json").get(sha) == self.identity
 
+    def branch_tip(self, branch: str) -> str | None:
+        return self._tip(branch)
+
+    def read_file(self, ref: str, path: str) -> bytes | None:
+        scm = open_scm(self._scm().top)
+        sha = self._tip(ref) or scm.resolve(ref)
+        return None if sha is None else scm.read(sha, path)
+
     # -- issues --------------------------------------------------------------------------------------
 
     def find_issue(self, marker: str, label: str) -> Issue | None:

@@ -158,19 +158,25 @@ class Serving(Strict):
 
 
 class Drift(Strict):
-    method: Literal["psi", "ks", "wasserstein", "jensenshannon", "kl_div"] = "psi"
-    threshold: float = Field(0.2, gt=0)
-    share: float = Field(0.3, gt=0, le=1, description="share of drifted features that makes the window drifted")
+    """How sure a drift verdict must be. Each column gets the test valid for its kind (KS for numbers, χ² or
+    Fisher for levels and categories) at a Bonferroni-corrected level, so that over runs on unchanged data
+    at most ``alpha`` of them report drift in any column (see ``mlops.adapters.drift``)."""
+
+    alpha: float = Field(0.005, gt=0, le=0.05, description="family-wise false-alarm rate per run, over every "
+                                                           "monitored column and the prediction")
 
 
 class Performance(Strict):
     metric: Metric
     degradation: float = Field(0.05, ge=0, description="allowed absolute worsening against the record's metric")
+    min_labels: int = Field(100, gt=0, description="labelled predictions needed before live performance decides")
 
 
 class Actions(Strict):
-    retrain: bool = True
-    rollback: bool = False
+    retrain: bool = Field(True, description="open (or update) the retraining PR when the monitor asks for it")
+    rollback: bool = Field(False, description="roll back a recently promoted version that performs worse live")
+    rollback_within_hours: float = Field(168, gt=0, description="how recent a promotion must be to be rolled back "
+                                                                "(older versions are retrained instead)")
 
 
 class Monitoring(Strict):
@@ -179,7 +185,10 @@ class Monitoring(Strict):
     window_size: int = Field(1000, gt=0)
     min_samples: int = Field(200, gt=0)
     schedule: Cron = "17 */6 * * *"
+    window_hours: float | None = Field(None, gt=0, description="only predictions of the last hours (default: "
+                                                                "the last window_size, whenever logged)")
     hysteresis: int = Field(2, ge=1, description="consecutive bad windows before acting")
+    cooldown_hours: float = Field(24, ge=0, description="after acting, wait this long before acting again")
     performance: Performance | None = None
     actions: Actions = Actions()
 

@@ -132,6 +132,18 @@ def test_commits_the_forge_makes_are_attested_and_pushed(clone: Path, tmp_path: 
     assert git(tmp_path / "remote.git", "rev-parse", "mlops/promote/m-staging") == new
 
 
+def test_branch_tips_and_files_come_from_the_remote(clone: Path, tmp_path: Path) -> None:
+    forge = LocalForge(clone)
+    assert forge.branch_tip("mlops/monitor") is None
+    sha = forge.commit_files("mlops/monitor", {"monitor/dev/m.json": b"{}"}, "state",
+                             parent=git(clone, "rev-parse", "main"))
+    assert forge.branch_tip("mlops/monitor") == sha
+    assert forge.read_file("mlops/monitor", "monitor/dev/m.json") == b"{}"
+    assert forge.read_file(sha, "monitor/dev/m.json") == b"{}"
+    assert forge.read_file("mlops/monitor", "monitor/dev/other.json") is None
+    assert forge.read_file("no-such-branch", "monitor/dev/m.json") is None
+
+
 def test_merge_needs_the_evaluated_head_and_makes_a_merge_commit(clone: Path, tmp_path: Path) -> None:
     forge = LocalForge(clone)
     pr = forge.open_pr("proposal", "main", "t", "b")
