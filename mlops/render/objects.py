@@ -5,7 +5,10 @@ Variables of every model template (``configmap``, ``serviceaccount``, ``deployme
 ``kubernetes_version``, ``labels``, ``selector``, ``annotations``, ``pod_annotations``, ``image``, ``args``,
 ``port``, ``uid``, ``config_map``, ``config_dir``, ``config_file``, ``config_json``, ``service_account``,
 ``replicas`` (``min``, ``max``, ``target_cpu_utilization``), ``resources`` (the container's requests and
-limits), ``gpu``, ``node_selector``, ``tolerations``, ``runtime_class_name``, ``egress_https``; and the
+limits), ``gpu``, ``node_selector``, ``tolerations``, ``runtime_class_name``, ``prediction_sink`` (where the
+pods write their prediction log: the environment's ``monitoring.predictions`` URL, else the model's URL, else
+the pod's ``/tmp``), ``egress_https`` (that sink is a URL), ``credentials_secret`` (the environment's
+``monitoring.credentials_secret``: the container gets its keys as environment variables, ``envFrom``); and the
 delivery variables of :mod:`mlops.render.delivery` (``scale_target``, ``rollout``, ``analysis``,
 ``monitoring``, ``metrics_path``, ``scrape_interval``, ``alerts``), which the templates ``rollout``,
 ``analysistemplate``, ``servicemonitor`` and ``prometheusrule`` also get.
@@ -20,9 +23,18 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from mlops.core.repo import Loaded, Repository
-from mlops.core.spec.environment import Environment, Pin
+from mlops.core.spec.environment import Environment, EnvMonitoring, Pin
 from mlops.core.spec.model import ModelSpec
-from mlops.core.spec.runtime import ARTIFACT_PATH, CONFIG_PATH, PORT, RECORD_PATH, UID, runtime_config
+from mlops.core.spec.runtime import (
+    ARTIFACT_PATH,
+    CONFIG_PATH,
+    PORT,
+    RECORD_PATH,
+    UID,
+    is_url,
+    prediction_sink,
+    runtime_config,
+)
 from mlops.render.delivery import delivery_context
 from mlops.render.settings import Effective
 
@@ -56,8 +68,9 @@ def namespace_context(env: Environment) -> dict[str, Any]:
             "kubernetes_version": env.kubernetes.version}
 
 
-def config_json(spec: ModelSpec, version: str, env: str, digest: str | None) -> str:
-    return json.dumps(runtime_config(spec, version, env, digest), sort_keys=True, indent=2)
+def config_json(spec: ModelSpec, version: str, env: str, digest: str | None,
+                monitoring: EnvMonitoring | None = None) -> str:
+    return json.dumps(runtime_config(spec, version, env, digest, monitoring), sort_keys=True, indent=2)
 
 
 def checksum(data: Any) -> str:
@@ -84,7 +97,7 @@ def model_context(repo: Repository, env: Loaded[Environment], spec: ModelSpec, p
     if digest is not None:
         annotations[DIGEST_ANNOTATION] = digest
     config_path = PurePosixPath(CONFIG_PATH)
-    sink = spec.serving.prediction_log.sink
+    sink = prediction_sink(spec, environment.name, environment.monitoring)
     return {
         "name": name,
         "model": name,
@@ -103,7 +116,7 @@ def model_context(repo: Repository, env: Loaded[Environment], spec: ModelSpec, p
         "config_map": f"{name}-serving",
         "config_dir": str(config_path.parent),
         "config_file": config_path.name,
-        "config_json": config_json(spec, pin.version, environment.name, digest),
+        "config_json": config_json(spec, pin.version, environment.name, digest, environment.monitoring),
         "service_account": name,
         "replicas": settings.replicas.model_dump(),
         "resources": settings.k8s_resources(),
@@ -111,6 +124,8 @@ def model_context(repo: Repository, env: Loaded[Environment], spec: ModelSpec, p
         "node_selector": settings.node_selector,
         "tolerations": settings.tolerations,
         "runtime_class_name": settings.runtime_class_name,
-        "egress_https": "://" in sink,
+        "prediction_sink": sink,
+        "egress_https": is_url(sink),
+        "credentials_secret": environment.monitoring.credentials_secret,
         **delivery_context(environment, name, pin.version, parked=settings.replicas.min == 0),
     }

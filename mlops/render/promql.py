@@ -12,7 +12,8 @@ request metrics to its ``mlops_model_info`` on the labels that name one scrape t
 Errors are answers with a 5xx status on the inference route (``route="infer"``, ``code=~"5.."``): 500 when
 the model fails, 503 while starting or draining. 4xx (a bad request, 429 when shedding load) is the caller's
 or the load's, not the version's. Latency is ``mlops_serve_request_seconds`` (successful inference requests,
-first byte in to last byte out), reported in milliseconds.
+first byte in to last byte out), reported in milliseconds. The building blocks (selector, the join, error
+ratio, latency quantiles) live in :mod:`mlops.core.promql`, shared with the monitor's Prometheus reader.
 """
 
 from __future__ import annotations
@@ -20,59 +21,24 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-REQUESTS = "mlops_serve_requests_total"
-LATENCY_BUCKET = "mlops_serve_request_seconds_bucket"
-MODEL_INFO = "mlops_model_info"
-INFER = "infer"
-TARGET = "job, instance"
+from mlops.core import promql as core
+from mlops.core.promql import INFER, LATENCY_BUCKET, MODEL_INFO, REQUESTS, TARGET, duration, number, selector
+
+__all__ = ["ALERT_WINDOW", "INFER", "LATENCY_BUCKET", "MODEL_INFO", "NO_TRAFFIC_WINDOW", "REQUESTS", "TARGET",
+           "AlertScope", "alert_rules", "at_most", "duration", "error_ratio", "latency_p99_ms", "number", "selector"]
+
 ALERT_WINDOW = "5m"
 NO_TRAFFIC_WINDOW = "10m"
 
 
-def duration(seconds: int) -> str:
-    """``120`` → ``2m``; ``90`` → ``90s``: a duration Prometheus, Argo Rollouts and Flux all read."""
-    if seconds and seconds % 3600 == 0:
-        return f"{seconds // 3600}h"
-    if seconds and seconds % 60 == 0:
-        return f"{seconds // 60}m"
-    return f"{seconds}s"
-
-
-def number(value: float) -> str:
-    """A threshold as PromQL and expr-lang both read it: ``0.01``, ``250``."""
-    return str(int(value)) if float(value).is_integer() else repr(float(value))
-
-
-def selector(**labels: str) -> str:
-    """``{a="x",b=~"y"}`` from ``a="x", b="=~y"`` (a value may start with an operator: ``=~``, ``!=``, ``!~``)."""
-    parts = []
-    for name, value in labels.items():
-        op = "="
-        for candidate in ("=~", "!=", "!~"):
-            if value.startswith(candidate):
-                op, value = candidate, value[len(candidate):]
-        escaped = value.replace("\\", "\\\\").replace('"', '\\"')
-        parts.append(f'{name}{op}"{escaped}"')
-    return "{" + ",".join(parts) + "}"
-
-
-def _of_version(metric: str, window: str, namespace: str, model: str, version: str, **match: str) -> str:
-    info = MODEL_INFO + selector(namespace=namespace, model=model, version=version)
-    return f"sum(rate({metric}{selector(namespace=namespace, **match)}[{window}]) and on ({TARGET}) {info})"
-
-
 def error_ratio(namespace: str, model: str, version: str, window: str) -> str:
     """Share of the inference requests of ``version`` answered 5xx (0 without errors; none without requests)."""
-    errors = _of_version(REQUESTS, window, namespace, model, version, route=INFER, code="=~5..")
-    total = _of_version(REQUESTS, window, namespace, model, version, route=INFER)
-    return f"(\n  {errors}\n  or vector(0)\n)\n/\n{total}"
+    return core.error_ratio({"namespace": namespace}, model, version, window)
 
 
 def latency_p99_ms(namespace: str, model: str, version: str, window: str) -> str:
     """p99 latency of the successful inference requests of ``version``, in milliseconds."""
-    info = MODEL_INFO + selector(namespace=namespace, model=model, version=version)
-    buckets = f"rate({LATENCY_BUCKET}{selector(namespace=namespace)}[{window}]) and on ({TARGET}) {info}"
-    return f"1000 * histogram_quantile(0.99, sum by (le) (\n  {buckets}\n))"
+    return core.latency_quantile_ms(0.99, {"namespace": namespace}, model, version, window)
 
 
 def at_most(limit: float) -> tuple[str, str]:

@@ -30,7 +30,9 @@ The labels are appended as one new normalised file ``labels-<model>-<UTC time>-<
 content twice is a no-op. When several files label the same ``(request_id, row)``, the latest wins.
 
 ``join_labels(predictions, labels)`` returns the prediction-log rows that have a label, each with
-``label`` and ``label_timestamp`` added: what monitoring computes live performance from.
+``label`` and ``label_timestamp`` added. Reading and joining are :mod:`mlops.adapters.sinks`'s
+(``read_labels_table``, ``read_window``, ``join``: vectorised, what the monitor uses); the functions
+here are thin wrappers for small logs and scripts.
 """
 
 from __future__ import annotations
@@ -226,53 +228,45 @@ def ingest(path: Path, model: str, task: str, sink: str | Path, display: str | N
     return Ingested(target, len(labels))
 
 
-def read_labels(location: str | Path, model: str | None = None) -> dict[Key, tuple[Any, str]]:
-    """(request_id, row) → (label, timestamp) over every ingested file; later files win."""
-    fs, root = _fs(location)
-    out: dict[Key, tuple[Any, str]] = {}
-    if not fs.exists(root):
-        return out
-    for name in sorted(fs.glob(f"{root.rstrip('/')}/labels-{model or '*'}-*.jsonl")):
-        for line in fs.cat_file(name).splitlines():
-            try:
-                item = orjson.loads(line)
-                if model is None or item.get("model") == model:
-                    out[(item["request_id"], int(item.get("row", 0)))] = (item["label"], item["timestamp"])
-            except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
-                continue
-    return out
+def read_labels(location: str | Path, model: str | None = None) -> dict[Key, tuple[Any, str | None]]:
+    """(request_id, row) → (label, timestamp) over every ingested file; later files win.
 
+    A thin wrapper over :func:`mlops.adapters.sinks.read_labels_table` (the one reader of label files)."""
+    from mlops.adapters.sinks import read_labels_table
 
-def read_predictions(location: str | Path, model: str | None = None) -> Iterator[dict[str, Any]]:
-    """Every row of the prediction log (JSONL and Parquet files); a half-written last line is skipped."""
-    fs, root = _fs(location)
-    if not fs.exists(root):
-        return
-    pattern = f"{root.rstrip('/')}/predictions-{model + '-' if model else ''}*"
-    for name in sorted(fs.glob(pattern)):
-        if name.endswith(".jsonl"):
-            for line in fs.cat_file(name).splitlines():
-                try:
-                    row = orjson.loads(line)
-                except orjson.JSONDecodeError:
-                    continue
-                if model is None or row.get("model") == model:
-                    yield row
-        elif name.endswith(".parquet"):
-            import pyarrow.parquet as pq
-
-            with fs.open(name, "rb") as fh:
-                for row in pq.read_table(fh).to_pylist():
-                    if model is None or row.get("model") == model:
-                        yield row
+    table = read_labels_table(location, model)
+    stamps = _iso(table["timestamp"])
+    return {(rid, int(row)): (_py(label), stamp) for rid, row, label, stamp in
+            zip(table["request_id"], table["row"], table["label"], stamps, strict=True)}
 
 
 def join_labels(predictions: str | Path, labels: str | Path, model: str | None = None) -> list[dict[str, Any]]:
-    """Prediction-log rows that have a label, with ``label`` and ``label_timestamp`` added."""
-    truth = read_labels(labels, model)
-    rows = []
-    for row in read_predictions(predictions, model):
-        found = truth.get((str(row.get("request_id")), int(row.get("row", 0))))
-        if found is not None:
-            rows.append({**row, "label": found[0], "label_timestamp": found[1]})
-    return rows
+    """Prediction-log rows (every version of ``model``; every model when None) that have a label, as dicts
+    with ``label`` and ``label_timestamp`` added, in time order.
+
+    A thin wrapper over :func:`mlops.adapters.sinks.read_window` and :func:`~mlops.adapters.sinks.join`
+    (the vectorised join the monitor uses), for small logs and scripts."""
+    from mlops.adapters.sinks import join, read_labels_table, read_window
+
+    window = read_window(predictions, model, None)
+    joined = join(window, read_labels_table(labels, model))
+    features = joined[list(window.features.columns)].to_numpy().tolist()
+    outputs = window.outputs[joined["position"].to_numpy()].tolist() if window.outputs.size else [[]] * len(joined)
+    stamps, label_stamps = _iso(joined["timestamp"]), _iso(joined["label_timestamp"])
+    return [{"request_id": rid, "row": int(row), "model": _py(m), "version": _py(v), "timestamp": stamp,
+             "features": feats, "outputs": outs, "prediction": _py(pred), "label": _py(label),
+             "label_timestamp": label_stamp}
+            for rid, row, m, v, stamp, feats, outs, pred, label, label_stamp in
+            zip(joined["request_id"], joined["row"], joined["model"], joined["version"], stamps, features, outputs,
+                joined["prediction"], joined["label"], label_stamps, strict=True)]
+
+
+def _iso(stamps: Any) -> list[str | None]:
+    """ISO 8601 UTC with milliseconds and ``Z`` (the log's own form) of a datetime column; None for NaT."""
+    text = stamps.dt.strftime("%Y-%m-%dT%H:%M:%S.%f").str.slice(0, 23) + "Z"
+    return [None if isinstance(t, float) else t for t in text.tolist()]
+
+
+def _py(value: Any) -> Any:
+    """A numpy scalar as the Python value JSON would have given."""
+    return value.item() if hasattr(value, "item") else value

@@ -10,7 +10,11 @@ Names (all prefixed ``mlops_``):
   ``serialisation`` (tensor → JSON);
 - ``mlops_serve_batch_size`` — rows per forward pass; ``mlops_serve_queue_depth`` — requests waiting;
 - ``mlops_serve_ready`` (0/1), ``mlops_serve_warmup_seconds``; ``mlops_model_info{model,version,digest}`` = 1;
-- ``mlops_prediction_log_rows_total``, ``mlops_prediction_log_dropped_total``, ``mlops_prediction_log_errors_total``.
+- ``mlops_prediction_log_rows_total``, ``mlops_prediction_log_dropped_total``, ``mlops_prediction_log_errors_total``;
+- prometheus-client's process metrics (``process_cpu_seconds_total``, ``process_resident_memory_bytes``, ...):
+  the monitor's CPU and memory where no cAdvisor runs (a local Prometheus scraping local servers);
+- on a machine with a GPU only (:meth:`Metrics.watch_gpu`): ``mlops_gpu_utilization_ratio{gpu}`` (0–1, NVML),
+  ``mlops_gpu_memory_used_bytes{gpu}`` and ``mlops_gpu_memory_total_bytes{gpu}``, read at each scrape.
 
 The histograms on the request path are ``FastHistogram``s: plain counters written by one thread each (the
 event loop or the batcher) without a lock, exposed through a prometheus-client collector at scrape time.
@@ -19,16 +23,19 @@ An observation costs a ``bisect`` and two additions instead of prometheus-client
 
 from __future__ import annotations
 
+import logging
 from bisect import bisect_left
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any, Protocol
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
-from prometheus_client.core import HistogramMetricFamily, Metric
+from prometheus_client import CollectorRegistry, Counter, Gauge, ProcessCollector, generate_latest
+from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
 LATENCY_BUCKETS = (0.0002, 0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.025, 0.05, 0.1, 0.25,
                    0.5, 1.0, 2.5)
 STAGES = ("decode", "queue", "batch", "inference", "serialisation")
+log = logging.getLogger("mlops.serve")
 
 
 def _batch_buckets(max_batch_size: int) -> tuple[float, ...]:
@@ -120,8 +127,18 @@ class Metrics:
         self.log_dropped = Counter("mlops_prediction_log_dropped", "Prediction log rows dropped because the "
                                                                    "buffer was full", registry=r)
         self.log_errors = Counter("mlops_prediction_log_errors", "Prediction log writes that failed", registry=r)
+        ProcessCollector(registry=r)
         self._requests: dict[tuple[str, int], Counter] = {}
         self._errors: dict[tuple[int, str], Counter] = {}
+        self.gpu: GpuCollector | None = None
+
+    def watch_gpu(self, probe: GpuProbe | None) -> bool:
+        """Export the GPUs ``probe`` sees (:func:`torch_gpu`); nothing without a probe or a device."""
+        if probe is None or self.gpu is not None or probe.count() <= 0:
+            return False
+        self.gpu = GpuCollector(probe)
+        self.registry.register(self.gpu)
+        return True
 
     def count(self, route: str, code: int) -> None:
         child = self._requests.get((route, code))
@@ -137,3 +154,101 @@ class Metrics:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+class GpuProbe(Protocol):
+    """What the GPU metrics read per device (indices as this process sees them)."""
+
+    def count(self) -> int: ...
+
+    def utilization(self, index: int) -> float | None:
+        """Percent of NVML's last sample period (1/6–1 s) in which a kernel ran; None when unknown."""
+        ...
+
+    def memory_used(self, index: int) -> float | None: ...
+
+    def memory_total(self, index: int) -> float | None: ...
+
+
+class TorchGpu:
+    """A :class:`GpuProbe` over ``torch.cuda``. Utilisation and the device's memory in use come from NVML
+    (``pynvml``: the ``nvidia-ml-py`` package); without it there is no utilisation and the memory in use is
+    what this process's allocator holds (``memory_reserved``, which never creates a CUDA context)."""
+
+    def __init__(self, cuda: Any) -> None:
+        self._cuda = cuda
+        self._nvml = True
+        self._totals: dict[int, float] = {}
+
+    def count(self) -> int:
+        return int(self._cuda.device_count())
+
+    def utilization(self, index: int) -> float | None:
+        if not self._nvml:
+            return None
+        try:
+            return float(self._cuda.utilization(index))
+        except ModuleNotFoundError:  # torch: "nvidia-ml-py does not seem to be installed"
+            self._nvml = False
+            log.warning("GPU utilisation is not exported: install nvidia-ml-py (pynvml) in the serving image")
+            return None
+
+    def memory_used(self, index: int) -> float | None:
+        if self._nvml:
+            try:
+                return float(self._cuda.device_memory_used(index))
+            except ModuleNotFoundError:
+                self._nvml = False
+        return float(self._cuda.memory_reserved(index))
+
+    def memory_total(self, index: int) -> float | None:
+        if index not in self._totals:
+            self._totals[index] = float(self._cuda.get_device_properties(index).total_memory)
+        return self._totals[index]
+
+
+def torch_gpu() -> TorchGpu | None:
+    """The GPUs this process sees, or None on a CPU-only machine (torch without CUDA, or no device visible):
+    then nothing about GPUs is exported and neither CUDA nor NVML is used."""
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - torch is a dependency of serving
+        return None
+    return TorchGpu(torch.cuda) if torch.cuda.is_available() and torch.cuda.device_count() > 0 else None
+
+
+_GPU_FAMILIES = (
+    ("mlops_gpu_utilization_ratio", "Share of time a kernel ran on the GPU over NVML's last sample period (0-1)"),
+    ("mlops_gpu_memory_used_bytes", "GPU memory in use: the device's (NVML), else this process's allocator's"),
+    ("mlops_gpu_memory_total_bytes", "GPU memory of the device"),
+)
+
+
+class GpuCollector:
+    """Reads the probe at each scrape (no thread to run or stop); a failing read skips that sample, logged once."""
+
+    def __init__(self, probe: GpuProbe) -> None:
+        self.probe = probe
+        self._reads: tuple[Callable[[int], float | None], ...] = (
+            lambda i: None if (u := probe.utilization(i)) is None else u / 100, probe.memory_used, probe.memory_total)
+        self._failed: set[str] = set()
+
+    def describe(self) -> Iterator[Metric]:
+        for name, doc in _GPU_FAMILIES:
+            yield GaugeMetricFamily(name, doc, labels=["gpu"])
+
+    def collect(self) -> Iterator[Metric]:
+        count = self.probe.count()
+        for (name, doc), read in zip(_GPU_FAMILIES, self._reads, strict=True):
+            family = GaugeMetricFamily(name, doc, labels=["gpu"])
+            for index in range(count):
+                try:
+                    value = read(index)
+                except Exception as exc:  # NVML not supported (MIG), driver gone: this sample only
+                    if name not in self._failed:
+                        self._failed.add(name)
+                        log.warning("cannot read %s for GPU %d: %s: %s", name, index, type(exc).__name__, exc)
+                    continue
+                if value is not None:
+                    family.add_metric([str(index)], value)
+            yield family

@@ -4,10 +4,14 @@ Each sampled request adds one row per sample to a bounded in-memory buffer (full
 ``mlops_prediction_log_dropped_total`` counts it); a background thread writes the buffer every
 ``flush_s`` to a ``Sink``:
 
-- a local directory, JSONL: appended to ``predictions-<model>-<version>-<UTC start>-<pid>-<n>.jsonl``, a new
+- a local directory, JSONL: appended to ``predictions-<model>-<version>-<UTC start>-<writer>-<n>.jsonl``, a new
   file after ``rotate_bytes`` or ``rotate_s`` (readers skip a half-written last line);
 - a local directory, Parquet, or any fsspec URL (``s3://…``, ``gs://…``, ``memory://…``): rows are buffered
-  and written as one complete object per rotation (``.jsonl`` or ``.parquet``).
+  and written as one complete object per rotation (``.jsonl`` or ``.parquet``, zstd), named with the UTC time
+  of the write.
+
+``<writer>`` is ``<pid>.<8 random hex>``: unique per process, even where every replica runs as PID 1 and they
+share one bucket. Readers: :mod:`mlops.adapters.sinks` (the monitor's window reader).
 
 A row (JSONL line)::
 
@@ -24,6 +28,7 @@ from __future__ import annotations
 import logging
 import os
 import random
+import secrets
 import threading
 import time
 from collections import deque
@@ -41,6 +46,9 @@ from mlops.serve.metrics import Metrics
 log = logging.getLogger("mlops.serve")
 ROTATE_BYTES = 16 << 20
 ROTATE_S = 600.0
+# zstd and no dictionary for the float lists: 2.3× faster to read than pyarrow's defaults (snappy + dictionary)
+# and 20 % smaller for float32 inputs (benchmarks/bench_window.py); constant strings stay dictionary-encoded.
+PARQUET_OPTIONS: dict[str, Any] = {"compression": "zstd", "use_dictionary": ["model", "version", "prediction"]}
 
 
 class Sink(Protocol):
@@ -53,8 +61,13 @@ def iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
+_WRITER: dict[int, str] = {}
+
+
 def _stem(model: str, version: str, seq: int) -> str:
-    return f"predictions-{model}-{version}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{os.getpid()}-{seq}"
+    pid = os.getpid()
+    writer = _WRITER.setdefault(pid, f"{pid}.{secrets.token_hex(4)}")  # a forked child gets its own
+    return f"predictions-{model}-{version}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{writer}-{seq}"
 
 
 class JsonlDirSink:
@@ -133,7 +146,7 @@ class SegmentSink:
         table = pa.Table.from_pylist([{**r, "features": list(map(float, r["features"])),
                                        "outputs": list(map(float, r["outputs"]))} for r in self._rows])
         out = io.BytesIO()
-        pq.write_table(table, out)
+        pq.write_table(table, out, **PARQUET_OPTIONS)
         return out.getvalue()
 
     def flush(self) -> None:

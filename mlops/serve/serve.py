@@ -112,7 +112,7 @@ def serve(target: Target, opts: Options) -> int:
     from mlops.adapters.artifacts.loader import load_verified
     from mlops.serve.app import App
     from mlops.serve.cpu import configure_torch_threads
-    from mlops.serve.metrics import Metrics
+    from mlops.serve.metrics import Metrics, torch_gpu
     from mlops.serve.predictor import Predictor, Signature, check_input
     from mlops.serve.predlog import PredictionLog, open_sink
     from mlops.serve.server import Limits, Runtime, bind, run, say
@@ -126,6 +126,7 @@ def serve(target: Target, opts: Options) -> int:
         sink = open_sink(log_cfg.sink, log_cfg.format, cfg.model, cfg.version, target.base, opts.rotate_bytes,
                          opts.rotate_s)
     metrics = Metrics(cfg.model, cfg.version, record.artifact.digest, cfg.batching.max_batch_size)
+    metrics.watch_gpu(torch_gpu())  # only where a GPU is visible: utilisation and memory per scrape
     predlog = PredictionLog(sink, metrics, model=cfg.model, version=cfg.version, sample_rate=log_cfg.sample_rate)
     sock = bind(opts.host, opts.port)
     b = cfg.batching

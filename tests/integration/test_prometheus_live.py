@@ -21,23 +21,27 @@ from __future__ import annotations
 import math
 import re
 import shutil
-import signal
-import socket
-import subprocess
-import sys
-import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
-import numpy as np
 import pytest
 import yaml
 
-from tests.helpers.serve import FEATURES, build_artifact, digits_rows, infer_body, write_record
+from tests.helpers.prometheus import (
+    Process,
+    address,
+    broken_artifact,
+    half_with_16,
+    scrape_targets,
+    send,
+    serve,
+    start_prometheus,
+    wait_ready,
+)
+from tests.helpers.serve import build_artifact, write_record
 from tests.unit.render.render_helpers import REPO_URL, set_pins
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(shutil.which("prometheus") is None,
@@ -45,85 +49,6 @@ pytestmark = [pytest.mark.slow, pytest.mark.skipif(shutil.which("prometheus") is
                                                           "prometheus)")]
 MODEL, ENV, NS = "digits-cnn", "prod", "mlops-prod"
 REQUESTS = 120  # per server
-
-
-def broken_artifact(directory: Path) -> None:
-    """A digits classifier with an off-by-one embedding table (16 intensity levels for data with 17)."""
-    import torch
-    from torch import nn
-
-    from mlops.adapters.artifacts.signature import Signature
-    from mlops.train.export import InferenceModule, write_program
-
-    class OffByOne(nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.levels = nn.Embedding(16, 2)
-            self.head = nn.Linear(2 * len(FEATURES), 10)
-
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            out: torch.Tensor = self.head(self.levels(x.clamp(min=0).long()).flatten(1))
-            return out
-
-    torch.manual_seed(0)
-    sig = Signature.build(MODEL, "classification", "input", FEATURES, list(range(10)))
-    write_program(directory, InferenceModule(OffByOne(), None, None).eval(), sig)
-    (directory / "metrics.json").write_text('{"metrics": {"accuracy": 0.1}}\n', "utf-8")
-    (directory / "MODEL_CARD.md").write_text(f"# Model card: {MODEL}\n\nAn off-by-one embedding.\n", "utf-8")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class Process:
-    """A child process whose stderr is collected; stopped with SIGTERM."""
-
-    def __init__(self, args: list[str], cwd: Path | None = None) -> None:
-        self.proc = subprocess.Popen(args, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        self.lines: list[str] = []
-        self.reader = threading.Thread(target=self._read, daemon=True)
-        self.reader.start()
-
-    def _read(self) -> None:
-        assert self.proc.stderr is not None
-        for line in self.proc.stderr:
-            self.lines.append(line.rstrip("\n"))
-
-    def wait_for(self, pattern: str, timeout: float = 90) -> re.Match[str]:
-        deadline = time.monotonic() + timeout
-        while True:
-            for line in list(self.lines):
-                if match := re.search(pattern, line):
-                    return match
-            assert self.proc.poll() is None, "\n".join(self.lines[-30:])
-            assert time.monotonic() < deadline, f"no line matching {pattern!r}:\n" + "\n".join(self.lines[-30:])
-            time.sleep(0.05)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-        self.reader.join(10)
-        assert self.proc.stderr is not None
-        self.proc.stderr.close()
-
-
-def serve(artifact: Path, record: Path) -> Process:
-    """``mlops serve`` in image mode on a free port (read from its "listening on" line by :func:`address`)."""
-    return Process([sys.executable, "-m", "mlops", "serve", "--artifact", str(artifact), "--record", str(record),
-                    "--port", "0", "--threads", "1"])
-
-
-def address(served: Process) -> str:
-    port = served.wait_for(r"http://127\.0\.0\.1:(\d+)").group(1)
-    return f"http://127.0.0.1:{port}"
 
 
 def rendered(repo: Path, version: str) -> dict[str, dict[str, Any]]:
@@ -164,21 +89,6 @@ def phase(metric: dict[str, Any], result: list[float]) -> str:
     return "Successful" if condition(metric["successCondition"], result) else "Inconclusive"
 
 
-class Prom:
-    def __init__(self, url: str) -> None:
-        self.url = url
-
-    def query(self, promql: str) -> list[dict[str, Any]]:
-        resp = httpx.get(f"{self.url}/api/v1/query", params={"query": promql}, timeout=10)
-        assert resp.status_code == 200, resp.text
-        body = resp.json()
-        assert body["status"] == "success" and body["data"]["resultType"] == "vector", body
-        return list(body["data"]["result"])
-
-    def values(self, promql: str) -> list[float]:
-        return [float(sample["value"][1]) for sample in self.query(promql)]
-
-
 @pytest.fixture
 def prometheus(tmp_path: Path) -> Iterator[tuple[Path, list[Process]]]:
     started: list[Process] = []
@@ -202,42 +112,18 @@ def test_analysis_passes_the_healthy_version_and_fails_the_broken_one(
     monitor = objects[good]["servicemonitor"]["spec"]
     (endpoint,) = monitor["endpoints"]
     (namespace,) = monitor["namespaceSelector"]["matchNames"]
-    port = free_port()
-    config = {"global": {"scrape_interval": "1s", "evaluation_interval": "1s"}, "scrape_configs": [{
-        "job_name": MODEL, "metrics_path": endpoint["path"], "scheme": endpoint["scheme"],
-        "static_configs": [{"targets": [servers[name].removeprefix("http://")],
-                            "labels": {"namespace": namespace, "pod": f"{MODEL}-{name}", "service": MODEL}}
-                           for name in ("good", "bad")]}]}
-    (tmp / "prometheus.yml").write_text(yaml.safe_dump(config))
-    server = Process(["prometheus", f"--config.file={tmp / 'prometheus.yml'}", f"--storage.tsdb.path={tmp / 'tsdb'}",
-                      f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn"], cwd=tmp)
-    started.append(server)
-    prom = Prom(f"http://127.0.0.1:{port}")
-    for name, url in servers.items():
-        deadline = time.monotonic() + 120
-        while httpx.get(f"{url}/v2/health/ready", timeout=5).status_code != 200:
-            assert time.monotonic() < deadline, f"{name} server not ready"
-            time.sleep(0.1)
+    scrape = {"job_name": MODEL, "metrics_path": endpoint["path"], "scheme": endpoint["scheme"],
+              "static_configs": scrape_targets(servers, namespace)}
+    prom = start_prometheus(tmp, [scrape], started)
+    wait_ready(servers)
 
     # the same traffic to both: every other row holds a 16 (the broken version's out-of-range intensity)
-    rows = digits_rows(400, seed=3)
-    with16 = rows[rows.max(axis=1) == 16][:REQUESTS]
-    assert len(with16) == REQUESTS
-    codes: dict[str, Counter[int]] = {name: Counter() for name in servers}
-    started_at = time.monotonic()
-    with httpx.Client(timeout=30) as client:
-        for i in range(REQUESTS):
-            row = with16[i] if i % 2 else np.minimum(with16[i], 15)
-            for name, url in servers.items():
-                codes[name][client.post(f"{url}/v2/models/{MODEL}/infer", json=infer_body(row[None])).status_code] += 1
-            time.sleep(max(0.0, started_at + 5 * (i + 1) / REQUESTS - time.monotonic()))  # spread over ~5 scrapes
+    codes = send(servers, half_with_16(REQUESTS), seconds=5)  # spread over ~5 scrapes
     assert codes["good"] == Counter({200: REQUESTS})
     assert codes["bad"] == Counter({200: REQUESTS // 2, 500: REQUESTS // 2})
 
-    deadline = time.monotonic() + 20  # until Prometheus has scraped the last answers of both
-    while prom.values(f'sum(mlops_serve_requests_total{{route="infer",namespace="{namespace}"}})') != [2 * REQUESTS]:
-        assert time.monotonic() < deadline, prom.query('mlops_serve_requests_total{route="infer"}')
-        time.sleep(0.5)
+    # until Prometheus has scraped the last answers of both
+    prom.wait_for(f'sum(mlops_serve_requests_total{{route="infer",namespace="{namespace}"}})', [2 * REQUESTS])
     time.sleep(1)
 
     verdicts: dict[str, dict[str, tuple[str, list[float]]]] = {}

@@ -5,7 +5,12 @@ Container contract (the serving image, ``mlops build-image``):
   - the artifact is baked at ``/opt/mlops/artifact`` and its version record at ``/opt/mlops/record.yaml``;
   - the image runs ``mlops serve --artifact /opt/mlops/artifact --record /opt/mlops/record.yaml
     --config /etc/mlops/serving.json --host 0.0.0.0 --port 8080`` as a non-root user (UID 10001);
-  - ``/tmp`` is the only writable path (an emptyDir in Kubernetes); the prediction log defaults below it.
+  - ``/tmp`` is the only writable path (an emptyDir in Kubernetes); a directory prediction log goes below it
+    (and is lost with the pod): production data belongs in the environment's ``monitoring.predictions`` URL.
+
+Where production data lives (one rule for rendering, images, ``mlops labels ingest`` and the monitor):
+:func:`prediction_sink` (where a serving process writes), :func:`label_sink` (where labels of a model go) and
+:func:`monitored_sinks` (where the monitor reads an environment's data back).
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from typing import Any
 
 from pydantic import Field
 
+from mlops.core.spec.environment import Environment, EnvMonitoring
 from mlops.core.spec.model import Batching, ModelSpec, PredictionLog, TensorSpec
 from mlops.core.spec.types import DnsLabel, Strict, VersionId
 
@@ -22,6 +28,10 @@ ARTIFACT_PATH = "/opt/mlops/artifact"
 RECORD_PATH = "/opt/mlops/record.yaml"
 PORT = 8080
 UID = 10001
+POD_PREDICTIONS = "/tmp/predictions"
+# What a serving image needs to write to a sink of each fsspec protocol (besides fsspec itself).
+PROTOCOL_PACKAGES = {"s3": ["s3fs"], "s3a": ["s3fs"], "gs": ["gcsfs"], "gcs": ["gcsfs"], "az": ["adlfs"],
+                     "abfs": ["adlfs"], "abfss": ["adlfs"]}
 
 
 class RuntimeConfig(Strict):
@@ -34,11 +44,61 @@ class RuntimeConfig(Strict):
     artifact_digest: str | None = Field(None, description="checked against the record before loading")
 
 
-def runtime_config(spec: ModelSpec, version: str, environment: str, digest: str | None = None) -> dict[str, Any]:
-    """The JSON-ready serving configuration of ``spec`` at ``version`` in ``environment``."""
+def is_url(location: str) -> bool:
+    """An fsspec URL (``s3://…``, ``gs://…``, ``memory://…``), as opposed to a directory."""
+    return "://" in location
+
+
+def prediction_sink(spec: ModelSpec, environment: str, monitoring: EnvMonitoring | None = None) -> str:
+    """Where serving ``spec`` in ``environment`` writes its prediction log.
+
+    ``local`` (``mlops serve MODEL@VERSION`` on this machine): the model's ``serving.prediction_log.sink``.
+    Any other environment (a rendered or baked config): the environment's ``monitoring.predictions`` when it
+    is an fsspec URL, else the model's sink when it is one, else ``/tmp/predictions/<model>`` in the pod.
+    """
+    own = spec.serving.prediction_log.sink
+    if environment == "local":
+        return own
+    if monitoring is not None and is_url(monitoring.predictions):
+        return monitoring.predictions
+    return own if is_url(own) else f"{POD_PREDICTIONS}/{spec.name}"
+
+
+def label_sink(labels: str, model: str) -> str:
+    """Where the labels of ``model`` go under an environment's ``monitoring.labels`` (one folder per model)."""
+    return f"{labels.rstrip('/')}/{model}"
+
+
+def monitored_sinks(env: Environment, spec: ModelSpec) -> tuple[str | None, str]:
+    """(predictions, labels) of ``spec`` in ``env`` as the monitor reads them; directories are relative to
+    the repository. Predictions are ``None`` where nothing outside the pods can read them (a cluster
+    environment without a URL sink: the log stays in the pod's ``/tmp``).
+    """
+    if env.target == "local":  # local delivery runs `mlops serve MODEL@VERSION`: the model's own sink
+        predictions: str | None = prediction_sink(spec, "local")
+    else:
+        sink = prediction_sink(spec, env.name, env.monitoring)
+        predictions = sink if is_url(sink) else None
+    return predictions, label_sink(env.monitoring.labels, spec.name)
+
+
+def sink_requirements(sink: str, fmt: str) -> list[str]:
+    """The packages a serving process needs to write ``sink`` in ``fmt`` (beyond the ``serve`` extra)."""
+    out = ["pyarrow"] if fmt == "parquet" else []
+    if is_url(sink):
+        out.append("fsspec")
+        out.extend(PROTOCOL_PACKAGES.get(sink.split("://", 1)[0].lower(), []))
+    return out
+
+
+def runtime_config(spec: ModelSpec, version: str, environment: str, digest: str | None = None,
+                   monitoring: EnvMonitoring | None = None) -> dict[str, Any]:
+    """The JSON-ready serving configuration of ``spec`` at ``version`` in ``environment`` (whose
+    ``monitoring`` section, when given, says where production data lives: see :func:`prediction_sink`)."""
     log = spec.serving.prediction_log
-    if environment != "local" and "://" not in log.sink:
-        log = log.model_copy(update={"sink": f"/tmp/predictions/{spec.name}"})
+    sink = prediction_sink(spec, environment, monitoring)
+    if sink != log.sink:
+        log = log.model_copy(update={"sink": sink})
     cfg = RuntimeConfig(model=spec.name, version=version, environment=environment, input=spec.serving.input,
                         batching=spec.serving.batching, prediction_log=log, artifact_digest=digest)
     return cfg.model_dump(mode="json")

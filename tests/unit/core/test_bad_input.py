@@ -91,7 +91,7 @@ CASES = [
     Case("wrong-type", sub(M, "epochs: 30", "epochs: thirty"),
          f"{M}:49:11", "training.epochs: expected an integer, got str 'thirty'"),
     Case("wrong-type-pin", sub(STAGING, "pins: {}", "pins: {cancer-mlp: 123}"),
-         f"{STAGING}:16:20", "pins.cancer-mlp: expected a string or a mapping, got int 123"),
+         f"{STAGING}:22:20", "pins.cancer-mlp: expected a string or a mapping, got int 123"),
     Case("negative-replicas", sub(M, "replicas: {min: 1, max: 3}", "replicas: {min: -1, max: 3}"),
          f"{M}:65:19", "serving.replicas.min: expected greater than or equal to 0, got -1"),
     Case("replicas-min-above-max", sub(M, "replicas: {min: 1, max: 3}", "replicas: {min: 5, max: 3}"),
@@ -112,7 +112,7 @@ CASES = [
     Case("bad-owner", sub(M, "owners: [ml-platform/tabular, bob]", "owners: [ml platform]"),
          f"{M}:6:10", "owners[0]: 'ml platform' is not a GitHub user or 'org/team'"),
     Case("dangling-pin", sub(STAGING, "pins: {}", "pins: {nope: v1}"),
-         f"{STAGING}:16:8", "pin names model 'nope', which does not exist; expected one of ['cancer-mlp', "
+         f"{STAGING}:22:8", "pin names model 'nope', which does not exist; expected one of ['cancer-mlp', "
                             "'digits-cnn']"),
     Case("cyclic-promotion", sub(STAGING, "promoted_from: dev", "promoted_from: prod"),
          f"{STAGING}:8:16", "promotion cycle prod → staging → prod; expected a chain starting at 'dev'"),
@@ -194,7 +194,7 @@ CASES = [
     Case("edited-version-record", both(record, sub(RECORD, "accuracy: 0.95", "accuracy: 0.99")),
          f"{RECORD}:48:16", "version record was edited after it was written; records are immutable"),
     Case("pin-without-record", both(record, sub(STAGING, "pins: {}", "pins: {cancer-mlp: 20250102-bbbbbbbb}")),
-         f"{STAGING}:16:20", "pin cancer-mlp@20250102-bbbbbbbb has no version record; expected one of "
+         f"{STAGING}:22:20", "pin cancer-mlp@20250102-bbbbbbbb has no version record; expected one of "
                              "['20250101-aaaaaaaa']"),
     Case("environment-file-is-a-directory", lambda repo: ((repo / STAGING).unlink(), (repo / STAGING).mkdir()),
          f"{STAGING}:1:1", "is a directory; expected a YAML file"),
@@ -260,7 +260,7 @@ def test_every_problem_is_reported_at_once(example_repo: Path, capsys: pytest.Ca
     sub("models/digits-cnn/model.py", "def build(", "def make(")(example_repo)
     assert main(["validate", "--repo", str(example_repo)]) == 1
     wheres = [line.split(": ")[0] for line in capsys.readouterr().err.splitlines()]
-    assert wheres == [f"{DEV}:1:1", f"{STAGING}:16:8", f"{M}:49:11", "models/digits-cnn/model.py:1:1"]
+    assert wheres == [f"{DEV}:1:1", f"{STAGING}:22:8", f"{M}:49:11", "models/digits-cnn/model.py:1:1"]
 
 
 def test_usage_error_exits_2(example_repo: Path) -> None:

@@ -213,9 +213,9 @@ def test_invalid_source_file_does_not_cascade(example_repo: Path) -> None:
 def test_dangling_pin_and_override(example_repo: Path) -> None:
     edit(example_repo, STAGING, "pins: {}", "pins: {ghost: v1}\noverrides: {phantom: {runtime_class_name: x}}")
     assert found(example_repo) == [
-        "environments/staging.yaml:16:8: pin names model 'ghost', which does not exist; expected one of "
+        "environments/staging.yaml:22:8: pin names model 'ghost', which does not exist; expected one of "
         "['cancer-mlp', 'digits-cnn']",
-        "environments/staging.yaml:17:13: override names model 'phantom', which does not exist; expected one of "
+        "environments/staging.yaml:23:13: override names model 'phantom', which does not exist; expected one of "
         "['cancer-mlp', 'digits-cnn']",
     ]
 
@@ -225,7 +225,7 @@ def test_pins_need_records_once_records_exist(example_repo: Path, make_record: C
     assert found(example_repo) == []  # no records yet: any version is accepted
     make_record(example_repo, "cancer-mlp", "20250101-aaaaaaaa")
     assert found(example_repo) == [
-        "environments/staging.yaml:16:20: pin cancer-mlp@20250101-00000000 has no version record; expected one of "
+        "environments/staging.yaml:22:20: pin cancer-mlp@20250101-00000000 has no version record; expected one of "
         "['20250101-aaaaaaaa']"]
     edit(example_repo, STAGING, "cancer-mlp: 20250101-00000000", "cancer-mlp: {version: 20250101-aaaaaaaa}")
     assert found(example_repo) == []

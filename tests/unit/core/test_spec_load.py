@@ -118,19 +118,19 @@ def test_every_problem_is_reported_at_once() -> None:
 
 def test_union_pin_value_of_wrong_type_is_one_problem() -> None:
     assert env_problems("pins: {}", "pins: {cancer-mlp: 123}") == [
-        "x.yaml:16:20: pins.cancer-mlp: expected a string or a mapping, got int 123"]
+        "x.yaml:22:20: pins.cancer-mlp: expected a string or a mapping, got int 123"]
 
 
 def test_union_pin_mapping_reports_only_the_mapping_branch() -> None:
     assert env_problems("pins: {}", "pins: {cancer-mlp: {version: v1, bogus: 1}}") == [
-        "x.yaml:16:34: unknown key 'bogus' in pins.cancer-mlp; expected one of: version, image"]
+        "x.yaml:22:34: unknown key 'bogus' in pins.cancer-mlp; expected one of: version, image"]
     assert env_problems("pins: {}", "pins: {cancer-mlp: {}}") == [
-        "x.yaml:16:8: missing required key 'version' in pins.cancer-mlp"]
+        "x.yaml:22:8: missing required key 'version' in pins.cancer-mlp"]
 
 
 def test_union_pin_bad_version_string() -> None:
     assert env_problems("pins: {}", "pins: {cancer-mlp: V1}") == [
-        "x.yaml:16:20: pins.cancer-mlp: 'V1' is not a version id; expected lower-case letters, digits, '.' and '-' "
+        "x.yaml:22:20: pins.cancer-mlp: 'V1' is not a version id; expected lower-case letters, digits, '.' and '-' "
         "(≤63)"]
 
 

@@ -59,6 +59,15 @@ def write_record(repo: Path, model: str, version: str) -> Path:
 
 
 
+def set_monitoring(repo: Path, env: str, monitoring: dict[str, Any]) -> None:
+    """Replace the ``monitoring`` section of ``environments/<env>.yaml`` (one flow mapping at the end)."""
+    _replace_section(repo, env, "monitoring", monitoring)
+
+
+PROD_MONITORING = {"predictions": "s3://mlops-prod-data/predictions", "labels": "s3://mlops-prod-data/labels",
+                   "credentials_secret": "mlops-prod-sinks"}
+
+
 def set_delivery(repo: Path, env: str, delivery: dict[str, Any]) -> None:
     """Replace the ``delivery`` section of ``environments/<env>.yaml`` (written as one flow mapping at the end)."""
     _replace_section(repo, env, "delivery", delivery)

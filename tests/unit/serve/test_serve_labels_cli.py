@@ -41,3 +41,24 @@ def test_unknown_model_and_usage_errors(example_repo: Path) -> None:
     txt.write_text("x")
     assert run_cli("labels", "ingest", str(txt), "--model", "digits-cnn", "--repo", str(example_repo)).code == 2
     assert "mlops labels ingest labels.csv --model digits-cnn" in run_cli("labels", "--help").out
+
+
+def test_env_puts_labels_where_the_environment_says(example_repo: Path) -> None:
+    labels = example_repo / "labels.csv"
+    labels.write_text("request_id,label\nr-1,7\n")
+    default = run_cli("labels", "ingest", str(labels), "--model", "digits-cnn", "--env", "dev", "--repo",
+                      str(example_repo))
+    assert default.code == 0, default.err  # dev keeps the default: .mlops/labels/<model>
+    assert len(list((example_repo / ".mlops" / "labels" / "digits-cnn").glob("labels-digits-cnn-*.jsonl"))) == 1
+    prod = example_repo / "environments" / "prod.yaml"
+    prod.write_text(prod.read_text() + "monitoring:\n  labels: prod-data/labels\n")
+    moved = run_cli("labels", "ingest", str(labels), "--model", "digits-cnn", "--env", "prod", "--repo",
+                    str(example_repo))
+    assert moved.code == 0, moved.err
+    assert str(example_repo / "prod-data" / "labels" / "digits-cnn" / "labels-digits-cnn-") in moved.out
+    both = run_cli("labels", "ingest", str(labels), "--model", "digits-cnn", "--env", "prod", "--sink", "x",
+                   "--repo", str(example_repo))
+    assert both.code == 2 and "not allowed with argument" in both.err
+    unknown = run_cli("labels", "ingest", str(labels), "--model", "digits-cnn", "--env", "nope", "--repo",
+                      str(example_repo))
+    assert unknown.code == 1 and "nope" in unknown.err and "Traceback" not in unknown.err

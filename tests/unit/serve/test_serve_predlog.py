@@ -40,7 +40,7 @@ def test_rows_carry_features_outputs_id_version_time_and_prediction(tmp_path: Pa
          "timestamp": "2025-01-01T12:00:00.500Z", "features": [3.0, 4.0, 5.0], "outputs": [0.8, 0.2],
          "prediction": "a"},
     ]
-    assert re.fullmatch(r"predictions-digits-cnn-v1-\d{8}T\d{6}Z-\d+-0\.jsonl",
+    assert re.fullmatch(r"predictions-digits-cnn-v1-\d{8}T\d{6}Z-\d+\.[0-9a-f]{8}-0\.jsonl",
                         next(tmp_path.glob("*.jsonl")).name)
     assert "mlops_prediction_log_rows_total 2.0" in m.render().decode()
 
