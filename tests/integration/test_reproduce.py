@@ -85,11 +85,11 @@ def test_tampered_artifact_is_refused(trained: tuple[Path, VersionRecord]) -> No
         DvcStore(repo, push=False).fetch("cancer-mlp", record.version, record)
 
 
-@pytest.mark.parametrize(("target", "message"), [
-    ("cancer-mlp", "is not MODEL@VERSION"),
-    ("nope@20250101-00000000", "no model named 'nope'"),
-    ("cancer-mlp@20250101-00000000", "no version record 20250101-00000000.yaml"),
+@pytest.mark.parametrize(("target", "code", "message"), [
+    ("cancer-mlp", 2, "is not MODEL@VERSION"),  # a malformed argument is a usage error
+    ("nope@20250101-00000000", 1, "no model named 'nope'"),
+    ("cancer-mlp@20250101-00000000", 1, "no version '20250101-00000000' of model 'cancer-mlp'"),
 ])
-def test_bad_targets(repo: Path, target: str, message: str) -> None:
+def test_bad_targets(repo: Path, target: str, code: int, message: str) -> None:
     result = reproduce(repo, target)
-    assert result.code == 1 and message in result.err and "Traceback" not in result.err
+    assert result.code == code and message in result.err and "Traceback" not in result.err

@@ -7,6 +7,8 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
 
+from mlops.core import cron
+
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _OWNER = re.compile(r"^@?[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})(?:/[A-Za-z0-9][A-Za-z0-9._-]*)?$")
 _VERSION = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
@@ -82,6 +84,11 @@ def _cron(value: str) -> str:
     fields = value.split()
     if len(fields) != 5 or not all(_CRON_FIELD.match(f) for f in fields):
         raise ValueError(f"{value!r} is not a cron schedule; expected five fields like '17 */6 * * *'")
+    try:
+        cron.parse(value)
+    except ValueError as exc:
+        raise ValueError(f"{value!r} is not a cron schedule ({exc}); expected minute 0-59, hour 0-23, day 1-31, "
+                         "month 1-12, weekday 0-6") from None
     return value
 
 
