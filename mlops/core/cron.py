@@ -56,8 +56,8 @@ def parse(expr: str) -> Schedule:
     fields = expr.split()
     if len(fields) != 5:
         raise ValueError(f"{expr!r}: expected five fields like '17 */6 * * *'")
-    sets = [_field(f, lo, hi) for f, (lo, hi) in zip(fields, BOUNDS, strict=True)]
-    return Schedule(*sets, any_day=fields[2] == "*", any_weekday=fields[4] == "*")
+    minutes, hours, days, months, weekdays = (_field(f, lo, hi) for f, (lo, hi) in zip(fields, BOUNDS, strict=True))
+    return Schedule(minutes, hours, days, months, weekdays, any_day=fields[2] == "*", any_weekday=fields[4] == "*")
 
 
 def last_fire(expr: str, now: datetime) -> datetime | None:

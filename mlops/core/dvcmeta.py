@@ -84,6 +84,12 @@ def _object_path(root: Path, md5: str) -> Path:
 
 def default_remote(repo: Path) -> Path | None:
     """The directory of DVC's default remote, when it is a local directory."""
+    url = default_remote_url(repo)
+    return None if url is None or "://" in url else Path(url)
+
+
+def default_remote_url(repo: Path) -> str | None:
+    """DVC's default remote: an absolute directory, or a URL (``s3://bucket/path``) as configured."""
     cfg = configparser.ConfigParser(interpolation=None)
     for name in ("config", "config.local"):
         try:
@@ -97,9 +103,9 @@ def default_remote(repo: Path) -> Path | None:
         return None
     url = cfg.get(f"'remote \"{remote}\"'", "url", fallback="")
     if not url or "://" in url:
-        return None
+        return url or None
     path = Path(url)
-    return path if path.is_absolute() else (repo / ".dvc" / path).resolve()
+    return str(path if path.is_absolute() else (repo / ".dvc" / path).resolve())
 
 
 def tracked_tree(repo: Path, dvc_file: str = DATA_POINTER) -> TrackedTree:
@@ -153,3 +159,19 @@ def contains(tree: TrackedTree, path: str) -> bool:
     """True when ``path`` is a tracked file or a directory holding tracked files."""
     prefix = path.rstrip("/") + "/"
     return path in tree.files or any(f.startswith(prefix) for f in tree.files)
+
+
+def changed_files(repo: Path, old_md5: str, new_md5: str, out: str = "data") -> set[str] | None:
+    """Tracked files (``data/…``) that differ between two data versions; None when a manifest is not at hand."""
+    sides = []
+    for md5 in (old_md5, new_md5):
+        manifest = next((p for p in _objects(repo, md5) if p.is_file()), None) if md5.endswith(".dir") else None
+        if manifest is None:
+            return None
+        try:
+            entries = json.loads(manifest.read_bytes())
+            sides.append({f"{out}/{e['relpath']}": str(e.get("md5", "")) for e in entries})
+        except (ValueError, TypeError, KeyError):
+            return None
+    old, new = sides
+    return {f for f in set(old) | set(new) if old.get(f) != new.get(f)}

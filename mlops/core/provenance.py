@@ -50,3 +50,14 @@ def input_differences(record: VersionRecord, spec: ModelSpec, model_py_sha256: s
     """Which inputs differ between ``record`` and the checkout (empty: trained from exactly these inputs)."""
     now, then = spec_inputs(spec, model_py_sha256, data_md5), record_inputs(record)
     return [name for name in INPUTS if now[name] != then[name]]
+
+
+def spec_from_record(current: ModelSpec, record: VersionRecord) -> ModelSpec:
+    """The current spec with everything that decides the weights taken from the record."""
+    data = current.model_dump(mode="json")
+    data.update(params=record.params, training=record.training)
+    if record.task:
+        data["task"] = record.task
+    if record.data_spec:
+        data["data"] = spec_data(record.data_spec)
+    return ModelSpec.model_validate(data, strict=False)

@@ -1,7 +1,8 @@
 """What a pull request asks of the loop: which models changed, which need training, which rules changed.
 
 A model is *changed* when anything under ``models/<name>/`` changed between the merge base and the head, or
-when ``data.dvc`` changed (a new data version concerns every model). A changed model is *trained* only when a
+when ``data.dvc`` changed the model's data file (every model when DVC's manifests are not at hand to tell which
+file changed). A changed model is *trained* only when a
 record at the head states exactly the head's inputs (:mod:`mlops.core.provenance`) **and** the commit that
 added that record is one the forge attests the framework's identity made — a record anyone wrote by hand, or
 one trained from an older ``model.py`` or other params, is not evidence, so the model is trained again.
@@ -19,7 +20,7 @@ from typing import Any
 
 from mlops.adapters.forge import Event, Forge
 from mlops.adapters.scm import Scm
-from mlops.core.dvcmeta import DATA_POINTER, data_version
+from mlops.core.dvcmeta import DATA_POINTER, changed_files, data_version, data_version_of
 from mlops.core.errors import Problem, UsageError, UserError
 from mlops.core.provenance import input_differences
 from mlops.core.repo import ENVIRONMENTS, MODELS, Repository, record_path
@@ -105,13 +106,23 @@ def plan(repo: Repository, scm: Scm, forge: Forge, base: str) -> Plan:
     paths = [c.path for c in scm.changed(since, head)]
     touched = {p.split("/")[1] for p in paths if p.startswith(f"{MODELS}/") and p.count("/") >= 2}
     if DATA_POINTER in paths:
-        touched |= set(repo.model_dirs)
+        touched |= _data_touched(repo, scm, since, head)
     data_md5 = data_version(repo.root, required=False)
     models = [model_plan(repo, scm, forge, m, head, data_md5) for m in sorted(touched & set(repo.model_dirs))]
     envs = sorted({p.split("/")[1].removesuffix(".yaml") for p in paths
                    if p.startswith(f"{ENVIRONMENTS}/") and p.count("/") == 1 and p.endswith(".yaml")})
     gates = sorted(m for m in touched & set(repo.models) if _gates_changed(scm, repo, m, since))
     return Plan(since, head, models, [e for e in envs if e in repo.environments], gates)
+
+
+def _data_touched(repo: Repository, scm: Scm, since: str, head: str) -> set[str]:
+    """Models whose data file differs between the two data versions (every model when the manifests are not at
+    hand, or a model's spec is invalid)."""
+    texts = [(scm.read(rev, DATA_POINTER) or b"").decode("utf-8", "replace") for rev in (since, head)]
+    files = changed_files(repo.root, data_version_of(texts[0]), data_version_of(texts[1]))
+    if files is None:
+        return set(repo.model_dirs)
+    return {m for m in repo.model_dirs if m not in repo.models or repo.models[m].spec.data.path in files}
 
 
 def _gates_changed(scm: Scm, repo: Repository, model: str, since: str) -> bool:

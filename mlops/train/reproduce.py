@@ -17,8 +17,7 @@ from typing import Any
 
 import torch
 
-from mlops.core.provenance import spec_data
-from mlops.core.spec.model import ModelSpec
+from mlops.core.provenance import spec_from_record
 from mlops.core.spec.record import VersionRecord
 from mlops.train import checkpoint, facts
 from mlops.train.context import prepare, software
@@ -43,17 +42,6 @@ class Reproduction:
         return {"model": self.model, "version": self.version, "identical": self.identical,
                 "expected_digest": self.expected, "actual_digest": self.actual,
                 "differences": self.differences, "metrics": self.metrics}
-
-
-def spec_from_record(current: ModelSpec, record: VersionRecord) -> ModelSpec:
-    """The current spec with everything that decides the weights taken from the record."""
-    data = current.model_dump(mode="json")
-    data.update(params=record.params, training=record.training)
-    if record.task:
-        data["task"] = record.task
-    if record.data_spec:
-        data["data"] = spec_data(record.data_spec)
-    return ModelSpec.model_validate(data, strict=False)
 
 
 def input_differences(record: VersionRecord, data_md5: str, code: facts.CodeFacts, device: str) -> list[str]:

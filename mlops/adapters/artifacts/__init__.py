@@ -71,6 +71,20 @@ def fetch_verified(root: Path, record: VersionRecord) -> Path:
     return store_for(root, uri, where=where).fetch(record.model, record.version, record)
 
 
+def data_file_at(root: Path, md5: str, rel: str) -> Path:
+    """A readable copy of the tracked file ``rel`` as the data version ``md5`` (a record's) holds it."""
+    from mlops.adapters.artifacts.versions import version_file
+
+    return version_file(root, md5, rel)
+
+
+def record_data(root: Path, out: str = "data", *, push: bool = True) -> str:
+    """Record the data directory ``out`` as a new data version (``dvc add``, ``dvc push``); the new pointer text."""
+    from mlops.adapters.artifacts.versions import record_data as record
+
+    return record(root, out, push=push)
+
+
 def ensure_data(root: Path, rel: str, *, wait_s: float = 0.0) -> bool:
     """Whether the tracked data file ``root/rel`` is there, after fetching the data version when missing."""
     from mlops.adapters.artifacts import dvc

@@ -98,5 +98,6 @@ def metrics_source(url: str | None, *, token: str | None = None, timeout: float 
 def environment_scope(env: Environment, model: str, version: str) -> Scope:
     """The targets of ``model`` ``version`` in ``env``: its namespace in a cluster (the label the ServiceMonitor's
     targets carry); locally none (a local Prometheus scrapes only this machine's servers)."""
-    labels = {"namespace": env.kubernetes.namespace} if env.target == "kubernetes" and env.kubernetes else {}
+    cluster = env.target == "kubernetes" and env.kubernetes and env.delivery.mode != "local"
+    labels = {"namespace": env.kubernetes.namespace} if cluster and env.kubernetes else {}
     return Scope(model, version, labels)
