@@ -5,8 +5,9 @@ a directory, or an fsspec URL (``s3://…``, ``gs://…``, ``memory://…``) who
 process's environment (``AWS_ACCESS_KEY_ID``, ``AWS_ENDPOINT_URL``, …), never from files in git.
 
 Verbs use only what this module exports — :class:`ProductionData` and its factory :func:`open_data`, the
-shortcuts :func:`read_window`, :func:`read_labels_table` and :func:`join`, and the result types — never a
-concrete module. One implementation serves every location, through fsspec (the local one is a directory):
+shortcuts :func:`read_window`, :func:`read_labels_table`, :func:`join` and :func:`empty_window`, and the
+result types — never a concrete module. One implementation serves every location, through fsspec (the local
+one is a directory):
 
 * :mod:`mlops.adapters.sinks.files` — listing a sink's log segments and labels files, reading one segment;
 * :mod:`mlops.adapters.sinks.window` — the window reader (pyarrow, column projection, two passes);
@@ -27,7 +28,8 @@ if TYPE_CHECKING:
     import numpy as np
     from pandas import DataFrame
 
-__all__ = ["ProductionData", "SchemaReport", "Window", "join", "open_data", "read_labels_table", "read_window"]
+__all__ = ["ProductionData", "SchemaReport", "Window", "empty_window", "join", "open_data", "read_labels_table",
+           "read_window"]
 
 
 @dataclass(frozen=True)
@@ -139,3 +141,10 @@ def join(window: Window, labels: DataFrame) -> DataFrame:
     from mlops.adapters.sinks.frames import join_window
 
     return join_window(window, labels)
+
+
+def empty_window(features: Sequence[str], problems: Sequence[str] = ()) -> Window:
+    """A window without rows (nothing readable was logged): the feature columns, no values."""
+    from mlops.adapters.sinks.files import empty_window as empty
+
+    return empty(features, problems)
