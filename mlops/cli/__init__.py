@@ -30,7 +30,7 @@ VERBS: dict[str, tuple[str, str]] = {
     "rollback": ("mlops.cli.rollback", "return a model to its previous version and open the revert pull request"),
     "build-image": ("mlops.cli.build_image", "build and push the serving image of a version"),
     "labels": ("mlops.cli.labels", "ingest delayed ground-truth labels for monitoring"),
-    "monitor": ("mlops.cli.monitor", "judge drift, live performance and data quality; open retraining PRs or roll back"),
+    "monitor": ("mlops.cli.monitor", "judge drift, live performance and data quality; retrain or roll back"),
     "doctor": ("mlops.cli.doctor", "check the GitHub settings the trust model relies on (read-only)"),
 }
 

@@ -35,6 +35,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--record", type=Path, metavar="FILE", help="its version record (image mode)")
     parser.add_argument("--config", type=Path, metavar="FILE", help="serving config JSON (image mode; default: "
                                                                     "the record's defaults)")
+    parser.add_argument("--env", metavar="ENV", help="repo mode: serve as the environment ENV delivered locally "
+                                                     "(its monitoring.predictions is the prediction log's sink)")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
     parser.add_argument("--port", type=int, default=8080, help="port (default: %(default)s; 0 picks a free one)")
     parser.add_argument("--threads", type=int, metavar="N", help="torch intra-op threads (default: the cgroup "
@@ -47,6 +49,8 @@ def run(args: argparse.Namespace) -> int:
     from mlops.serve.serve import Options, from_files, from_repo, serve
 
     image_mode = args.artifact is not None or args.record is not None or args.config is not None
+    if image_mode and args.env:
+        raise UsageError("--env is for repo mode (MODEL@VERSION); an image's config names its environment")
     if image_mode and args.ref:
         raise UsageError("give either MODEL@VERSION (repo mode) or --artifact/--record (image mode), not both")
     if image_mode:
@@ -54,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError("image mode needs both --artifact DIR and --record FILE")
         target = from_files(args.artifact, args.record, args.config)
     elif args.ref:
-        target = from_repo(repo_root(args.repo), args.ref)
+        target = from_repo(repo_root(args.repo), args.ref, environment=args.env)
     else:
         raise UsageError("what to serve? give MODEL@VERSION, or --artifact DIR --record FILE")
     if not 0 <= args.port <= 65535:

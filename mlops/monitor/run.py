@@ -134,7 +134,7 @@ def judge(repo: Repository, env: str, model: str, settings: Settings, say: Say =
     since = settings.now - timedelta(hours=mon.window_hours) if mon.window_hours else None
     notes: list[str] = []
     if predictions_at is None:
-        from mlops.adapters.sinks.files import empty_window
+        from mlops.adapters.sinks import empty_window
 
         window = empty_window(list(ref.features.columns), ("the prediction log stays inside the pods: give the "
                                                            "environment's monitoring.predictions a URL",))

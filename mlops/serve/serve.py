@@ -38,17 +38,20 @@ class Target:
     base: Path  # relative prediction-log sinks resolve against this directory
 
 
-def from_repo(root: Path, ref: str) -> Target:
+def from_repo(root: Path, ref: str, *, environment: str | None = None) -> Target:
     from mlops.adapters.artifacts import fetch_verified
     from mlops.core.repo import load_repository
 
     model, version = parse_ref(ref)
     repo = load_repository(root, only_models={model})
     loaded = repo.require_record((model, version))
+    env = repo.require_environment(environment).spec if environment else None
     repo.require_valid()
     record, spec, where = loaded.spec, repo.model(model), loaded.doc.path
     artifact = fetch_verified(repo.root, record)
-    config = RuntimeConfig.model_validate(runtime_config(spec, version, "local", record.artifact.digest))
+    config = RuntimeConfig.model_validate(runtime_config(
+        spec, version, env.name if env else "local", record.artifact.digest, env.monitoring if env else None,
+        here=True))
     return Target(artifact, record, where, config, repo.root)
 
 

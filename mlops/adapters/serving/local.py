@@ -151,7 +151,7 @@ class LocalServing:
         port = _free_port()
         log = self._dir(env) / f"{model}-{release.version}.log"
         proc = self._spawn(["-m", "mlops", "serve", f"{model}@{release.version}", "--repo", str(self.root),
-                            "--port", str(port)], log)
+                            "--env", env, "--port", str(port)], log)
         pid = proc.pid
         steps.append(f"started {model}@{release.version} (pid {pid}, port {port})")
         ready_url = f"http://127.0.0.1:{port}/v2/health/ready"

@@ -49,16 +49,21 @@ def is_url(location: str) -> bool:
     return "://" in location
 
 
-def prediction_sink(spec: ModelSpec, environment: str, monitoring: EnvMonitoring | None = None) -> str:
+def prediction_sink(spec: ModelSpec, environment: str, monitoring: EnvMonitoring | None = None, *,
+                    here: bool = False) -> str:
     """Where serving ``spec`` in ``environment`` writes its prediction log.
 
-    ``local`` (``mlops serve MODEL@VERSION`` on this machine): the model's ``serving.prediction_log.sink``.
-    Any other environment (a rendered or baked config): the environment's ``monitoring.predictions`` when it
-    is an fsspec URL, else the model's sink when it is one, else ``/tmp/predictions/<model>`` in the pod.
+    ``local`` (``mlops serve MODEL@VERSION`` on this machine, no environment): the model's
+    ``serving.prediction_log.sink``. ``here`` (an environment delivered locally, ``mlops serve --env``): the
+    environment's ``monitoring.predictions`` (a directory of the repository or a URL). Any other environment
+    (a rendered or baked config): the environment's ``monitoring.predictions`` when it is an fsspec URL, else
+    the model's sink when it is one, else ``/tmp/predictions/<model>`` in the pod.
     """
     own = spec.serving.prediction_log.sink
     if environment == "local":
         return own
+    if here and monitoring is not None:
+        return monitoring.predictions
     if monitoring is not None and is_url(monitoring.predictions):
         return monitoring.predictions
     return own if is_url(own) else f"{POD_PREDICTIONS}/{spec.name}"
@@ -69,13 +74,18 @@ def label_sink(labels: str, model: str) -> str:
     return f"{labels.rstrip('/')}/{model}"
 
 
+def served_here(env: Environment) -> bool:
+    """Whether ``env``'s models are served by processes on this machine (local delivery)."""
+    return env.target == "local" or env.delivery.mode == "local"
+
+
 def monitored_sinks(env: Environment, spec: ModelSpec) -> tuple[str | None, str]:
     """(predictions, labels) of ``spec`` in ``env`` as the monitor reads them; directories are relative to
     the repository. Predictions are ``None`` where nothing outside the pods can read them (a cluster
     environment without a URL sink: the log stays in the pod's ``/tmp``).
     """
-    if env.target == "local":  # local delivery runs `mlops serve MODEL@VERSION`: the model's own sink
-        predictions: str | None = prediction_sink(spec, "local")
+    if served_here(env):  # `mlops serve MODEL@VERSION --env E` on this machine: the environment's sink
+        predictions: str | None = prediction_sink(spec, env.name, env.monitoring, here=True)
     else:
         sink = prediction_sink(spec, env.name, env.monitoring)
         predictions = sink if is_url(sink) else None
@@ -92,11 +102,11 @@ def sink_requirements(sink: str, fmt: str) -> list[str]:
 
 
 def runtime_config(spec: ModelSpec, version: str, environment: str, digest: str | None = None,
-                   monitoring: EnvMonitoring | None = None) -> dict[str, Any]:
+                   monitoring: EnvMonitoring | None = None, *, here: bool = False) -> dict[str, Any]:
     """The JSON-ready serving configuration of ``spec`` at ``version`` in ``environment`` (whose
     ``monitoring`` section, when given, says where production data lives: see :func:`prediction_sink`)."""
     log = spec.serving.prediction_log
-    sink = prediction_sink(spec, environment, monitoring)
+    sink = prediction_sink(spec, environment, monitoring, here=here)
     if sink != log.sink:
         log = log.model_copy(update={"sink": sink})
     cfg = RuntimeConfig(model=spec.name, version=version, environment=environment, input=spec.serving.input,

@@ -28,7 +28,7 @@ def run(key: str, drift: str = "drift") -> Run:
                drifted=("pixel_3",), live_interval=(0.9, 0.95))
 
 
-def append(r: Run):  # noqa: ANN201 - the store's change callback
+def append(r: Run):  # the store's change callback
     return lambda h: None if h.find(r.situation) else h.with_run(r)
 
 
