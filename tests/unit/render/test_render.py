@@ -142,7 +142,8 @@ def test_hpa_pdb_service_networkpolicy_serviceaccount(pinned_repo: Path) -> None
     np = obj(prod, "cancer-mlp/networkpolicy.yaml")["spec"]
     assert np["policyTypes"] == ["Ingress", "Egress"]
     assert np["ingress"] == [{"ports": [{"protocol": "TCP", "port": 8080}]}]
-    assert [p["port"] for rule in np["egress"] for p in rule["ports"]] == [53, 53]
+    # DNS, and HTTPS because the example prod writes its prediction log to s3://
+    assert [p["port"] for rule in np["egress"] for p in rule["ports"]] == [53, 53, 443]
     assert obj(prod, "cancer-mlp/serviceaccount.yaml")["automountServiceAccountToken"] is False
 
 

@@ -32,8 +32,9 @@ def _spec(sink: str = ".mlops/predictions") -> ModelSpec:
     })
 
 
-def _env(target: str = "kubernetes", **monitoring: Any) -> Environment:
+def _env(target: str = "kubernetes", mode: str = "push", **monitoring: Any) -> Environment:
     return Environment.model_validate({"name": "prod", "target": target, "monitoring": monitoring,
+                                       "delivery": {"mode": mode},
                                        **({"kubernetes": {"namespace": "p"}} if target == "kubernetes" else {})})
 
 
@@ -53,7 +54,12 @@ def test_where_the_monitor_reads() -> None:
     spec = _spec()
     assert monitored_sinks(_env(predictions=URL, labels="s3://b/labels/"), spec) == (URL, "s3://b/labels/m")
     assert monitored_sinks(_env(), spec) == (None, ".mlops/labels/m")  # only the pods' /tmp: unreadable
-    assert monitored_sinks(_env("local"), spec) == (".mlops/predictions", ".mlops/labels/m")
+    assert monitored_sinks(_env("local", "local"), spec) == (".mlops/predictions", ".mlops/labels/m")
+    # delivered locally (`mlops serve --env`): the environment's own sink, a directory of the repository
+    here = _env("kubernetes", "local", predictions=".mlops/predictions/dev")
+    assert monitored_sinks(here, spec) == (".mlops/predictions/dev", ".mlops/labels/m")
+    assert runtime_config(spec, "v1", "dev", monitoring=here.monitoring, here=True)["prediction_log"]["sink"] == \
+        ".mlops/predictions/dev"
     assert label_sink(".mlops/labels", "m") == ".mlops/labels/m"
 
 
@@ -84,6 +90,7 @@ def test_an_environment_url_sink_reaches_every_pod_with_its_secret_and_https_egr
 
 
 def test_without_monitoring_the_log_stays_in_the_pod_and_nothing_leaves_it(pinned_repo: Path) -> None:
+    set_monitoring(pinned_repo, "prod", {})
     config, container, egress = _rendered(pinned_repo, "digits-cnn")
     assert config["prediction_log"]["sink"] == "/tmp/predictions/digits-cnn"
     assert "envFrom" not in container and egress == [53, 53]

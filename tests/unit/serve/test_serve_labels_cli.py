@@ -48,10 +48,10 @@ def test_env_puts_labels_where_the_environment_says(example_repo: Path) -> None:
     labels.write_text("request_id,label\nr-1,7\n")
     default = run_cli("labels", "ingest", str(labels), "--model", "digits-cnn", "--env", "dev", "--repo",
                       str(example_repo))
-    assert default.code == 0, default.err  # dev keeps the default: .mlops/labels/<model>
-    assert len(list((example_repo / ".mlops" / "labels" / "digits-cnn").glob("labels-digits-cnn-*.jsonl"))) == 1
+    assert default.code == 0, default.err  # dev's labels: .mlops/labels/dev/<model>
+    assert len(list((example_repo / ".mlops/labels/dev/digits-cnn").glob("labels-digits-cnn-*.jsonl"))) == 1
     prod = example_repo / "environments" / "prod.yaml"
-    prod.write_text(prod.read_text() + "monitoring:\n  labels: prod-data/labels\n")
+    prod.write_text(prod.read_text().replace("labels: s3://mlops-prod-data/labels", "labels: prod-data/labels"))
     moved = run_cli("labels", "ingest", str(labels), "--model", "digits-cnn", "--env", "prod", "--repo",
                     str(example_repo))
     assert moved.code == 0, moved.err
