@@ -27,7 +27,7 @@ from mlops.core.errors import UsageError
 from mlops.core.lineage import verify_artifact
 from mlops.core.repo import Repository
 from mlops.core.spec.record import VersionRecord
-from mlops.core.spec.runtime import runtime_config
+from mlops.core.spec.runtime import prediction_sink, runtime_config, served_here, sink_requirements
 from mlops.deploy import image_context, wheelhouse
 from mlops.deploy.image_context import DEFAULT_BASE_IMAGE, ContextInputs, ImageSpec
 
@@ -111,8 +111,8 @@ def build_image(request: BuildRequest, builder: ImageBuilder, repo: Repository, 
                      labels=image_context.oci_labels(record, repository_url(request.root, request.source)))
     serving = runtime_config(repo.model(model), version, IMAGE_ENVIRONMENT, record.artifact.digest)
     tag = f"{registry}/{model}:{version}"
+    extra = image_sink_requirements(repo, model)
     with tempfile.TemporaryDirectory(prefix="mlops-image-") as tmp:
-        extra = ["pyarrow"] if repo.model(model).serving.prediction_log.format == "parquet" else []
         deps, lock, mlops_wheels = _wheelhouse(request, extra, Path(tmp), log)
         inputs = ContextInputs(artifact=artifact, record=record, record_bytes=record_file.read_bytes(),
                                serving_json=json.dumps(serving, indent=2, sort_keys=True) + "\n",
@@ -133,6 +133,18 @@ def build_image(request: BuildRequest, builder: ImageBuilder, repo: Repository, 
 
             result.pinned = pin_image(repo, request.pin, model, version, pushed.digest)
     return result
+
+
+def image_sink_requirements(repo: Repository, model: str) -> list[str]:
+    """What the image needs to write the prediction log wherever a cluster environment runs it (an image is
+    built once per version and runs in every environment): pyarrow for Parquet, fsspec and the protocol's
+    filesystem (s3fs, gcsfs, adlfs) for each URL sink."""
+    spec = repo.model(model)
+    fmt = spec.serving.prediction_log.format
+    sinks = {spec.serving.prediction_log.sink}
+    sinks |= {prediction_sink(spec, name, env.spec.monitoring) for name, env in repo.environments.items()
+              if not served_here(env.spec)}
+    return sorted({pkg for sink in sinks for pkg in sink_requirements(sink, fmt)})
 
 
 def _wheelhouse(request: BuildRequest, extra: list[str], tmp: Path, log: Log) -> tuple[list[Path], str, Path]:

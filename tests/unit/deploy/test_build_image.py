@@ -20,6 +20,7 @@ from mlops.validate.validate import load_valid
 from tests.conftest import ROOT, run_cli
 from tests.unit.deploy.versions import Version
 
+SINK_EXTRAS = ["fsspec", "s3fs"]  # the example prod writes its prediction log to s3://
 EXPECTED = ["Dockerfile", "artifact.sha256", "artifact/MODEL_CARD.md", "artifact/metrics.json",
             "artifact/program.pt2", "artifact/signature.json", "record.yaml", "serving.json"]
 
@@ -33,7 +34,7 @@ def wheels(tmp_path: Path) -> Path:
     """
     house = tmp_path / "wheelhouse"
     (house / "deps").mkdir(parents=True)
-    pins = wheelhouse.lock(wheelhouse.serving_requirements())
+    pins = wheelhouse.lock(wheelhouse.serving_requirements(SINK_EXTRAS))
     (house / "deps" / wheelhouse.LOCK).write_text(wheelhouse.lock_text(pins))
     for name, version in pins.items():
         (house / "deps" / f"{name.replace('-', '_')}-{version}-py3-none-any.whl").write_bytes(b"wheel")
@@ -69,7 +70,7 @@ def test_context_holds_exactly_the_files_the_dockerfile_copies(recorded: Version
     result = _export(recorded, wheels, out)
     files = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
     assert [f for f in files if not f.startswith("wheels/")] == EXPECTED
-    pins = wheelhouse.lock(wheelhouse.serving_requirements())
+    pins = wheelhouse.lock(wheelhouse.serving_requirements(SINK_EXTRAS))
     assert sorted(f for f in files if f.startswith("wheels/deps/")) == sorted(
         [f"wheels/deps/{n.replace('-', '_')}-{v}-py3-none-any.whl" for n, v in pins.items()]
         + ["wheels/deps/requirements.lock"])
@@ -187,3 +188,16 @@ def test_cli_without_an_engine_says_so(recorded: Version, wheels: Path) -> None:
     assert proc.returncode == 1
     assert "docker:1:1: no Docker engine answers at unix:///nonexistent/docker.sock" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_the_image_carries_what_each_cluster_environments_sink_needs(example_repo: Path) -> None:
+    from mlops.core.repo import load_repository
+    from mlops.deploy.image import image_sink_requirements
+
+    # prod writes to s3:// (dev and staging are served locally, from this machine's directories)
+    assert image_sink_requirements(load_repository(example_repo), "digits-cnn") == ["fsspec", "s3fs"]
+    prod = example_repo / "environments" / "prod.yaml"
+    prod.write_text(prod.read_text().replace("s3://mlops-prod-data/predictions", "gs://b/p"))
+    spec = example_repo / "models" / "digits-cnn" / "model.yaml"
+    spec.write_text(spec.read_text().replace("format: jsonl", "format: parquet"))
+    assert image_sink_requirements(load_repository(example_repo), "digits-cnn") == ["fsspec", "gcsfs", "pyarrow"]
