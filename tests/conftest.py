@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-EXAMPLE_PARTS = ["models", "environments", "data.dvc", ".dvc/config", ".dvcignore"]
+EXAMPLE_PARTS = ["models", "environments", "data.dvc", ".dvc/config", ".dvc/.gitignore", ".dvcignore"]
 
 
 @dataclass

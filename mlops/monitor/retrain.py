@@ -149,8 +149,10 @@ def body(outcome: Outcome, rows: NewRows, old_md5: str, new_md5: str) -> str:
 
 
 def open_retraining_pr(repo: Repository, model: str, outcome: Outcome, window: Window, ref: Reference, forge: Forge,
-                       *, base: str = "main", push: bool = True, say: Callable[[str], None] = print) -> PullRequest:
-    """Open (or update) the model's retraining PR with the window's labelled rows as a new data version."""
+                       *, base: str = "main", push: bool = True,
+                       say: Callable[[str], None] = print) -> PullRequest | None:
+    """Open (or update) the model's retraining PR with the window's labelled rows as a new data version; None
+    when there is nothing new to train on (no labelled production row that the data does not hold already)."""
     env = repo.require_environment(outcome.environment).spec
     spec = repo.require_model(model).spec
     _, labels_at = monitored_sinks(env, spec)
@@ -174,8 +176,9 @@ def open_retraining_pr(repo: Repository, model: str, outcome: Outcome, window: W
     if existing is not None:
         pr = forge.update_pr(existing.number, title=title, body=text_body)
     elif not rows.added:
-        raise UserError.at(DATA_POINTER, f"no new labelled production rows of {model} to retrain on (labels at "
-                                         f"{labels_at}); ingest labels with `mlops labels ingest`")
+        say(f"no retraining PR: no new labelled production rows of {model} to train on ({rows.duplicates} already "
+            f"in the data; labels at {labels_at}: ingest them with `mlops labels ingest`)")
+        return None
     else:
         pr = forge.open_pr(branch(model), base, title, text_body)
     forge.add_labels(pr.number, LABELS)

@@ -226,8 +226,8 @@ def monitor(repo: Repository, env: str, model: str, forge: Forge, settings: Sett
             outcome.decision = Decision(earlier.decision, f"already judged at {earlier.at}: {earlier.reason}")
         return outcome
     outcome.notes += sync_incidents(forge, env, model, outcome.version, outcome.incidents, outcome.window, say=say)
-    if outcome.decision.acts:
-        acted = _act(repo, env, model, outcome, window, ref, forge, settings, say)
+    acted = _act(repo, env, model, outcome, window, ref, forge, settings, say) if outcome.decision.acts else None
+    if acted is not None:
         run = replace(outcome.run, acted=acted)
         outcome.history = store.update(env, model, lambda h: h.replaced(run),
                                        f"monitor: {model} in {env}: {acted}")
@@ -236,7 +236,7 @@ def monitor(repo: Repository, env: str, model: str, forge: Forge, settings: Sett
 
 
 def _act(repo: Repository, env: str, model: str, outcome: Outcome, window: Window, ref: Reference, forge: Forge,
-         settings: Settings, say: Say) -> str:
+         settings: Settings, say: Say) -> str | None:
     if outcome.decision.action == "rollback":
         from mlops.adapters.serving import open_serving
         from mlops.deploy.run import roll_back
@@ -253,6 +253,9 @@ def _act(repo: Repository, env: str, model: str, outcome: Outcome, window: Windo
     from mlops.monitor.retrain import open_retraining_pr
 
     pr = open_retraining_pr(repo, model, outcome, window, ref, forge, base=settings.base, say=say)
+    if pr is None:
+        outcome.notes.append("no retraining PR: the window has no labelled production row the data lacks")
+        return None
     return f"retraining PR #{pr.number}"
 
 
