@@ -427,3 +427,28 @@ def test_deploys_run_from_the_default_branch_one_environment_at_a_time_in_its_gi
     assert _steps_using(job, "secrets.MLOPS_APP_PRIVATE_KEY") == ["Create a GitHub App token"]
     assert _steps_using(job, "secrets.MLOPS_KUBECONFIG") == ["Deploy, smoke-test, and promote"]
 
+
+
+def test_the_monitor_runs_on_schedule_one_due_pair_per_job_with_the_key_only_where_it_writes() -> None:
+    caller = load(GITHUB / "workflows" / "monitor.yml")
+    on = triggers(caller)
+    assert set(on) == {"schedule", "workflow_dispatch"}
+    due = caller["jobs"]["due"]
+    assert due["permissions"] == {"contents": "read"} and "secrets." not in yaml.safe_dump(due)
+    assert "mlops monitor --due" in yaml.safe_dump(due)
+    matrix = caller["jobs"]["monitor"]
+    assert matrix["uses"] == "$/.github/workflows/mlops-monitor.yml" and matrix["permissions"] == {"contents": "read"}
+    assert matrix["strategy"]["matrix"] == {"include": "${{ fromJSON(needs.due.outputs.pairs) }}"}
+    assert matrix["strategy"]["fail-fast"] is False
+    reusable = load(GITHUB / "workflows" / "mlops-monitor.yml")
+    assert set(triggers(reusable)) == {"workflow_call"}
+    job = reusable["jobs"]["monitor"]
+    assert job["environment"] == "mlops-monitor" and job["permissions"] == {"contents": "read"}
+    assert job["concurrency"] == {"group": "mlops-monitor-${{ inputs.environment }}-${{ inputs.model }}",
+                                  "cancel-in-progress": False}
+    assert _steps_using(job, "secrets.MLOPS_APP_PRIVATE_KEY") == ["Create a GitHub App token"]
+    assert _steps_using(job, "secrets.MLOPS_STORAGE_WRITE") == ["Monitor"]
+    assert _steps_using(job, "steps.app.outputs.token") == ["Monitor"]
+    token = next(s for s in job["steps"] if str(s.get("uses", "")).startswith("actions/create-github-app-token@"))
+    assert {k for k in token["with"] if k.startswith("permission-")} == {
+        "permission-contents", "permission-pull-requests", "permission-issues"}

@@ -285,6 +285,32 @@ def test_a_failed_deploy_fails_the_step_and_promotes_nothing(action_runner: Acti
     assert [c.split(" ")[3] for c in result.calls] == ["deploy"]
 
 
+# --- monitor -----------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("inputs", "args"), [
+    ({"model": "alpha"}, "--env prod --out .mlops/monitor --repo {repo} --model alpha"),
+    ({"dry-run": "true"}, "--env prod --out .mlops/monitor --repo {repo} --dry-run"),
+])
+def test_monitor_runs_the_verb_with_the_storage_credentials_for_its_step_only(
+        action_runner: ActionRunner, repo: Path, inputs: dict[str, str], args: str) -> None:
+    (repo / ".dvc").mkdir(exist_ok=True)
+    result = action_runner.run("monitor", "mlops monitor", {
+        "environment": "prod", "token": "ghs_app", "storage-config": "access_key_id = RW", "repo": str(repo),
+        "python": str(action_runner.fake_python), **inputs}, extra_env={"AWS_ACCESS_KEY_ID": "AKIA_SINK"})
+    assert result.code == 0, result.stderr
+    assert [c.split(" @ ")[0] for c in result.calls] == [f"-I -m mlops monitor {args.format(repo=repo)}"]
+    assert "config.local: access_key_id = RW\n; token: ghs_app; aws: AKIA_SINK" in result.stdout
+    assert not (repo / ".dvc" / "config.local").exists() and result.outputs == {"out": ".mlops/monitor"}
+
+
+def test_a_failed_monitor_fails_the_step_and_leaves_no_credentials(action_runner: ActionRunner, repo: Path) -> None:
+    (repo / ".dvc").mkdir(exist_ok=True)
+    result = action_runner.run("monitor", "mlops monitor", {
+        "environment": "prod", "token": "t", "storage-config": "secret", "repo": str(repo),
+        "python": str(action_runner.fake_python)}, extra_env={"FAKE_RC": "1"})
+    assert result.code == 1 and not (repo / ".dvc" / "config.local").exists()
+
+
 # --- setup -------------------------------------------------------------------------------------------------------
 
 FAKE_SYSTEM_PYTHON = f"""#!{sys.executable}
@@ -300,18 +326,19 @@ if sys.argv[1:3] == ["-m", "venv"]:
 """
 
 
-@pytest.mark.parametrize(("index", "package", "torch_cmd", "package_arg"), [
-    ("https://download.pytorch.org/whl/cpu", "",
+@pytest.mark.parametrize(("index", "package", "extra", "torch_cmd", "package_arg"), [
+    ("https://download.pytorch.org/whl/cpu", "", "",
      "torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu", str(ROOT)),
-    ("", "mlops-gitops==0.1.0", "torch==2.13.0", "mlops-gitops==0.1.0"),
+    ("", "mlops-gitops==0.1.0", "", "torch==2.13.0", "mlops-gitops==0.1.0"),
+    ("", "mlops-gitops==0.1.0", "s3fs gcsfs", "torch==2.13.0", "mlops-gitops==0.1.0 s3fs gcsfs"),
 ])
 def test_setup_installs_torch_first_then_mlops_into_a_job_local_venv(
-        action_runner: ActionRunner, index: str, package: str, torch_cmd: str, package_arg: str) -> None:
+        action_runner: ActionRunner, index: str, package: str, extra: str, torch_cmd: str, package_arg: str) -> None:
     bin_dir = action_runner.tmp / "bin"
     bin_dir.mkdir()
     (bin_dir / "python").write_text(FAKE_SYSTEM_PYTHON, encoding="utf-8")
     (bin_dir / "python").chmod(stat.S_IRWXU)
-    inputs = {"torch": "torch==2.13.0", "torch-index-url": index, "package": package}
+    inputs = {"torch": "torch==2.13.0", "torch-index-url": index, "package": package, "extra-requirements": extra}
     result = action_runner.run("setup", "Install torch, then mlops, into a job-local virtual environment", inputs,
                                extra_env={"PATH": f"{bin_dir}:/usr/bin:/bin"})
     assert result.code == 0, result.stderr
