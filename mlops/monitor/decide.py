@@ -4,11 +4,12 @@
   beyond the tolerance with confidence. Data-quality incidents are not bad windows: they become issues.
 - **Hysteresis:** act only when the last ``hysteresis`` windows of the running version (this one included)
   were all bad; one noisy window never opens a PR.
-- **Cooldown:** after acting, do not act again for ``cooldown_hours``.
-- **Never act while a retraining PR for the model is open**: it is the answer already on its way.
-- **Which action:** worse live performance on a version promoted within ``rollback_within_hours``, when the
-  version before it was better → roll back (the delivery's rollback and revert PR); otherwise retrain. Drift
-  alone retrains: the inputs changed, the previous version saw the same old data.
+- **Cooldown:** after acting on a version, do not act on it again for ``cooldown_hours``.
+- **Never retrain while a retraining PR for the model is open**: it is the answer already on its way.
+- **Which action:** worse live performance *without drift* on a version promoted within
+  ``rollback_within_hours``, when the version before it was better → roll back (the delivery's rollback and
+  revert PR). Everything else retrains: when the inputs drifted, the previous version was trained on the same
+  old data and would do no better.
 """
 
 from __future__ import annotations
@@ -55,8 +56,8 @@ def streak(history: History, run: Run) -> int:
     return count
 
 
-def last_action(history: History) -> Run | None:
-    return next((r for r in reversed(history.runs) if r.acted), None)
+def last_action(history: History, version: str) -> Run | None:
+    return next((r for r in reversed(history.runs) if r.acted and r.version == version), None)
 
 
 def decide(history: History, run: Run, config: Monitoring, ctx: Context) -> Decision:
@@ -70,18 +71,19 @@ def decide(history: History, run: Run, config: Monitoring, ctx: Context) -> Deci
     bad = streak(history, run)
     if bad < config.hysteresis:
         return Decision("wait", f"{what} in {bad} of the {config.hysteresis} consecutive windows needed to act")
-    if ctx.open_retrain_pr is not None:
-        return Decision("wait", f"{what}; retraining PR #{ctx.open_retrain_pr} is already open")
-    previous = last_action(history)
+    previous = last_action(history, run.version)
     if previous is not None and config.cooldown_hours > 0:
         until = _parse(previous.at) + timedelta(hours=config.cooldown_hours)
         if ctx.now < until:
             return Decision("wait", f"{what}; cooling down after {previous.acted} until {until:%Y-%m-%d %H:%M} UTC")
     recent = ctx.promoted_at is not None and \
         ctx.now - ctx.promoted_at <= timedelta(hours=config.actions.rollback_within_hours)
-    if run.performance == "worse" and config.actions.rollback and recent and ctx.previous and ctx.previous_better:
+    if run.performance == "worse" and run.drift != "drift" and config.actions.rollback and recent and \
+            ctx.previous and ctx.previous_better:
         return Decision("rollback", f"{what} in {bad} consecutive windows; {run.version} was promoted "
                                     f"{ctx.promoted_at:%Y-%m-%d %H:%M} UTC and {ctx.previous} did better")
+    if config.actions.retrain and ctx.open_retrain_pr is not None:
+        return Decision("wait", f"{what}; retraining PR #{ctx.open_retrain_pr} is already open")
     if config.actions.retrain:
         return Decision("retrain", f"{what} in {bad} consecutive windows")
     return Decision("none", f"{what} in {bad} consecutive windows; the model's monitoring.actions allow no action")

@@ -92,8 +92,8 @@ def _live(repo: Repository, record_metrics: dict[str, float], spec_perf: object,
     return live_performance(perf, record_metrics, y, outputs, seed=seed)
 
 
-def _context(repo: Repository, forge: Forge, env: str, model: str, version: str, history: History, live: Live,
-             now: datetime, base: str) -> Context:
+def _context(repo: Repository, forge: Forge, env: str, model: str, version: str, live: Live, now: datetime,
+             base: str) -> Context:
     from mlops.deploy.history import pin_changes
 
     pr = forge.find_open_pr(f"mlops/retrain/{model}", base)
@@ -106,10 +106,10 @@ def _context(repo: Repository, forge: Forge, env: str, model: str, version: str,
     promoted = datetime.fromisoformat(pinned.commit.committed) if pinned else None
     better = False
     if previous and live.interval and live.metric and previous in repo.records.get(model, {}):
-        earlier = [r.live for r in history.of_version(previous) if r.live is not None]
-        estimate = earlier[-1] if earlier else repo.records[model][previous].spec.metrics.get(live.metric)
         from mlops.core.spec.model import HIGHER_IS_BETTER
 
+        # the previous version's test metric against this one's live interval: it did better than this does now
+        estimate = repo.records[model][previous].spec.metrics.get(live.metric)
         if estimate is not None:
             better = estimate > live.interval[1] if live.metric in HIGHER_IS_BETTER else estimate < live.interval[0]
     return Context(now, pr.number if pr else None, promoted, previous, better)
@@ -200,8 +200,8 @@ def monitor(repo: Repository, env: str, model: str, forge: Forge, settings: Sett
     base_sha = scm.require("HEAD") if scm is not None else settings.base
     store = HistoryStore(forge, repo.require_environment(env).spec.monitoring.state_branch, base_sha)
     _, history = store.load(env, model)
-    ctx = _context(repo, forge, env, model, outcome.version, history, outcome.live or Live("", "", 0),
-                   settings.now, settings.base)
+    ctx = _context(repo, forge, env, model, outcome.version, outcome.live or Live("", "", 0), settings.now,
+                   settings.base)
     outcome.decision = decide(history, outcome.run, spec.monitoring, ctx)
     outcome.run = replace(outcome.run, decision=outcome.decision.action, reason=outcome.decision.reason)
     if not settings.act:

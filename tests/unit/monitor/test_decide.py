@@ -82,6 +82,24 @@ def test_rollback_needs_a_recent_promotion_a_better_predecessor_and_the_policy()
     assert decide(h, run(2, performance="worse"), no_rollback, recent).action == "retrain"
 
 
+def test_drift_with_worse_performance_retrains_the_old_version_saw_the_same_old_data() -> None:
+    ctx = Context(NOW, promoted_at=NOW - timedelta(hours=3), previous="v1", previous_better=True)
+    h = history(run(1, drift="drift", performance="worse"))
+    d = decide(h, run(2, drift="drift", performance="worse"), CONFIG, ctx)
+    assert d.action == "retrain" and "drift and live performance below the record" in d.reason
+
+
+def test_an_open_retraining_pr_does_not_hold_back_a_rollback() -> None:
+    ctx = Context(NOW, open_retrain_pr=4, promoted_at=NOW - timedelta(hours=1), previous="v1", previous_better=True)
+    assert decide(history(run(1, performance="worse")), run(2, performance="worse"), CONFIG, ctx).action == \
+        "rollback"
+
+
+def test_the_cooldown_is_per_version() -> None:
+    h = history(run(1, drift="drift", acted="retraining PR #3", version="v1", hours_ago=1), run(2, drift="drift"))
+    assert decide(h, run(3, drift="drift"), CONFIG, Context(NOW)).action == "retrain"
+
+
 def test_drift_alone_never_rolls_back() -> None:
     ctx = Context(NOW, promoted_at=NOW - timedelta(hours=3), previous="v1", previous_better=True)
     assert decide(history(run(1, drift="drift")), run(2, drift="drift"), CONFIG, ctx).action == "retrain"
