@@ -26,6 +26,7 @@ class ArtifactScorer:
         self.repo = repo
         self.model = model
         self._test: tuple[np.ndarray, np.ndarray, list[str], list[Any]] | None = None
+        self._scores: dict[tuple[str, str, tuple[str, ...]], Scores] = {}
 
     def data_version(self) -> str:
         return data_version(self.repo.root, required=False)
@@ -46,6 +47,12 @@ class ArtifactScorer:
         return self._test
 
     def score(self, record: VersionRecord, metrics: Sequence[str]) -> Scores:
+        key = (record.version, record.artifact.digest, tuple(metrics))
+        if key not in self._scores:
+            self._scores[key] = self._score(record, metrics)
+        return self._scores[key]
+
+    def _score(self, record: VersionRecord, metrics: Sequence[str]) -> Scores:
         from mlops.adapters.artifacts import fetch_verified
         from mlops.adapters.artifacts.loader import load_verified
         from mlops.core.metrics import compute

@@ -160,3 +160,18 @@ def test_a_baseline_whose_artifact_is_gone_is_judged_on_its_record(proposal: tup
         assert sure["reasons"][0].startswith(f"baseline {baseline} is judged from its record")
     finally:
         sh(repo, "checkout", "--quiet", "--", str(versions / f"{baseline}.dvc"))
+
+
+def test_several_environments_in_one_run(proposal: tuple[Path, str, str]) -> None:
+    repo, baseline, candidate = proposal
+    out = repo.parent / "verdicts-together"
+    done = mlops(repo, "evaluate", MODEL, "--against", "dev", "--against", "staging", "--against", "prod",
+                 "--json-dir", str(out))
+    assert done.returncode == 1  # prod's stricter gate fails, so the run does
+    dev, staging, prod = (json.loads((out / f"{MODEL}--{env}.json").read_text()) for env in ("dev", "staging", "prod"))
+    assert dev["passed"] and staging["passed"] and not prod["passed"]
+    assert dev["candidate"]["version"] == candidate and staging["baseline"]["version"] == baseline
+    assert dev["candidate"]["metrics"] == staging["candidate"]["metrics"] == prod["candidate"]["metrics"]
+    assert staging["delta_intervals"] == prod["delta_intervals"]  # one scoring, one resampling of the same rows
+    both = mlops(repo, "evaluate", MODEL, "--against", "dev", "--against", "prod", "--json-out", str(out / "x"))
+    assert both.returncode == 2 and "with several --against give --json-dir DIR" in both.stderr
