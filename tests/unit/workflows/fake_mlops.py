@@ -62,8 +62,9 @@ if verb == "evaluate":
     sys.exit(1 if failed else 0)
 if verb == "monitor":
     local = Path(option("--repo", ".")) / ".dvc" / "config.local"
-    print(f"config.local: {local.read_text() if local.exists() else 'absent'}; token: {os.environ.get('GITHUB_TOKEN')}; "
-          f"aws: {os.environ.get('AWS_ACCESS_KEY_ID', '')}")
+    config = local.read_text() if local.exists() else "absent"
+    token, aws = os.environ.get("GITHUB_TOKEN"), os.environ.get("AWS_ACCESS_KEY_ID", "")
+    print(f"config.local: {config}; token: {token}; aws: {aws}")
 if verb == "diff":
     print(os.environ.get("FAKE_DIFF", ""), end="")
 sys.exit(int(os.environ.get("FAKE_RC", "0")))
