@@ -6,15 +6,22 @@ local forge (pull requests, comments and statuses as JSON under the sandbox's ``
 local ``mlops serve`` process. The checkout you run it from is only read.
 
   1. validate this repository and render every environment;
-  2. bootstrap: clone into the sandbox, train both example models on main (digits-cnn briefly, so the change below
-     is a clear improvement), pin them, and deploy dev and staging locally (`mlops serve` behind each port);
+  2. bootstrap: clone into the sandbox, train digits-cnn on main (briefly, so the change below is a clear
+     improvement), pin it, and deploy dev and staging locally (`mlops serve` behind each port);
   3. propose: a branch that widens digits-cnn, a pull request, validate --base, train, record,
      evaluate against every environment, the report (one PR comment) and the mlops/gates status;
   4. merge on the forge, pin the new version in dev, deploy dev (the switch drops no request) and send requests;
   5. promote: the promotion PR into staging (evidence, 95 % intervals) merges by policy; staging switches under
      load without a failed request;
   6. a deliberately broken version (its answers are NaN) fails its smoke test in dev, is rolled back at once, and
-     the revert PR is merged by dev's policy.
+     the revert PR is merged by dev's policy;
+  7. the scheduled monitor: dev's traffic drifts (inverted images) and their labels arrive → `mlops monitor` opens
+     a retraining PR with a new data version, which the PR loop trains, evaluates and reports in a checkout of its
+     own (alongside step 8, as the PR workflow would run beside the monitor);
+  8. a version that did well offline but answers badly live: its delayed labels → `mlops monitor` rolls it back
+     and the revert PR is merged by dev's policy.
+
+The sandbox acts on the first bad window (monitoring.hysteresis 1, every request logged); the examples keep 2.
 """
 
 from __future__ import annotations
@@ -25,8 +32,11 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -35,23 +45,39 @@ ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / ".mlops" / "demo"
 WORK = DEMO / "work"
 ORIGIN = DEMO / "origin.git"
-TRAIN_FLAGS = ("--threads", "1")
+TRAIN_FLAGS = ("--threads", "2")
+RETRAIN_BRANCH = "mlops/retrain/digits-cnn"
+PR_CHECKOUT = DEMO / "pr-checkout"
 GIT_ENV = {"GIT_AUTHOR_NAME": "mlops demo", "GIT_AUTHOR_EMAIL": "demo@mlops.invalid",
            "GIT_COMMITTER_NAME": "mlops demo", "GIT_COMMITTER_EMAIL": "demo@mlops.invalid"}
 
 
+_held = threading.local()  # the lines of work that runs alongside the next step, printed when it is joined
+
+
+def say(text: str) -> None:
+    lines = getattr(_held, "lines", None)
+    if lines is None:
+        print(text, flush=True)
+    else:
+        lines.append(text)
+
+
 def banner(text: str) -> None:
-    print(f"\n\033[1m━━ {text}\033[0m" if sys.stdout.isatty() else f"\n== {text}", flush=True)
+    say(f"\n\033[1m━━ {text}\033[0m" if sys.stdout.isatty() else f"\n== {text}")
 
 
 def mlops(*argv: str, cwd: Path = WORK, check: bool = True, quiet: bool = False) -> subprocess.CompletedProcess[str]:
-    print(f"$ mlops {' '.join(argv)}", flush=True)
+    say(f"$ mlops {' '.join(argv)}")
+    started = time.monotonic()
     proc = subprocess.run([sys.executable, "-m", "mlops", *argv], cwd=cwd, text=True, capture_output=quiet,
                           env={**os.environ, "GITHUB_ACTIONS": "", "GITHUB_TOKEN": ""})
     if check and proc.returncode != 0:
         if quiet:
-            print(proc.stdout, proc.stderr, sep="\n")
+            say(f"{proc.stdout}\n{proc.stderr}")
         sys.exit(f"demo: `mlops {' '.join(argv)}` failed with exit code {proc.returncode}")
+    if os.environ.get("DEMO_TIMES"):
+        say(f"  ({time.monotonic() - started:.1f} s)")
     return proc
 
 
@@ -62,9 +88,9 @@ def git(*argv: str, cwd: Path = WORK) -> str:
     return proc.stdout.strip()
 
 
-def dvc(*argv: str) -> None:
+def dvc(*argv: str, cwd: Path = WORK) -> None:
     exe = Path(sys.executable).with_name("dvc")
-    subprocess.run([str(exe), *argv], cwd=WORK, check=True, stdout=subprocess.DEVNULL)
+    subprocess.run([str(exe), *argv], cwd=cwd, check=True, stdout=subprocess.DEVNULL)
 
 
 def set_pin(env: str, model: str, version: str) -> None:
@@ -75,11 +101,11 @@ def set_pin(env: str, model: str, version: str) -> None:
     path.write_text(edit(path.read_text(), str(path), model, version))
 
 
-def train(model: str, *extra: str) -> str:
-    out = mlops("train", model, *TRAIN_FLAGS, *extra, "--json", quiet=True).stdout
+def train(model: str, *extra: str, cwd: Path = WORK) -> str:
+    out = mlops("train", model, *TRAIN_FLAGS, *extra, "--json", quiet=True, cwd=cwd).stdout
     result: dict[str, Any] = json.loads(out)
     metrics = ", ".join(f"{k} {v:.4f}" for k, v in sorted(result.get("metrics", {}).items()))
-    print(f"  trained {model}@{result['version']}  {result.get('digest', '')[:19]}…  {metrics}")
+    say(f"  trained {model}@{result['version']}  {result.get('digest', '')[:19]}…  {metrics}")
     return str(result["version"])
 
 
@@ -105,21 +131,23 @@ def step_bootstrap() -> dict[str, str]:
     git("init", "-q", "--bare", "-b", "main", str(ORIGIN), cwd=DEMO)
     git("init", "-q", "-b", "main")
     git("remote", "add", "origin", str(ORIGIN))
+    spec = WORK / "models" / "digits-cnn" / "model.yaml"  # act on the first bad window; log every request
+    spec.write_text(spec.read_text().replace("  hysteresis: 2\n", "  hysteresis: 1\n")
+                    .replace("sample_rate: 0.2,", "sample_rate: 1.0,"))
     dvc("remote", "modify", "--local", "local", "url", str(ROOT / ".mlops" / "dvc-remote"))
     dvc("pull", "--quiet")
     git("add", "-A")
     git("commit", "-qm", "Initial import")
     print(f"  sandbox {WORK.relative_to(ROOT)} → origin {ORIGIN.relative_to(ROOT)}; data pulled from the DVC remote")
-    pins = {"digits-cnn": train("digits-cnn", "--epochs", "1"), "cancer-mlp": train("cancer-mlp")}
+    pins = {"digits-cnn": train("digits-cnn", "--epochs", "1")}
     for env in ("dev", "staging", "prod"):
         set_pin(env, "digits-cnn", pins["digits-cnn"])
-    set_pin("prod", "cancer-mlp", pins["cancer-mlp"])  # cancer-mlp runs in prod only in this sandbox
     git("add", "-A")
     git("commit", "-qm", "Train the example models and pin them")
     git("push", "-q", "origin", "main")
     mlops("validate")
-    for env in ("dev", "staging"):
-        deploy(env)
+    with ThreadPoolExecutor(2) as pool:  # two environments, two sets of processes: side by side
+        list(pool.map(deploy, ("dev", "staging")))
     return pins
 
 
@@ -163,9 +191,9 @@ def step_propose(baseline: str) -> str:
     git("push", "-q", "origin", branch)
     verdicts = DEMO / "verdicts"
     shutil.rmtree(verdicts, ignore_errors=True)
+    mlops("evaluate", "digits-cnn", "--against", "dev", "--against", "staging", "--against", "prod", "--json-dir",
+          str(verdicts), check=False, quiet=True)
     for env in ("dev", "staging", "prod"):
-        mlops("evaluate", "digits-cnn", "--against", env, "--json-out", str(verdicts / f"digits-cnn--{env}.json"),
-              check=False, quiet=True)
         verdict = json.loads((verdicts / f"digits-cnn--{env}.json").read_text())
         print(f"  {env:8s} {'pass' if verdict['passed'] else 'FAIL'} (baseline {baseline})")
     report = DEMO / "report.md"
@@ -211,7 +239,7 @@ def step_promote(candidate: str) -> None:
 
 def step_broken(candidate: str) -> None:
     banner("6. a broken version (NaN answers) fails its smoke test in dev and is rolled back")
-    broken = broken_version(candidate)
+    broken = made_version(candidate, nan=True)
     set_pin("dev", "digits-cnn", broken)
     git("add", "-A")
     git("commit", "-qm", f"Pin digits-cnn@{broken} in dev")
@@ -223,8 +251,10 @@ def step_broken(candidate: str) -> None:
     print(f"  dev serves {serving['version']} again (pinned in git too: {serving['version'] == candidate})")
 
 
-def broken_version(base: str) -> str:
-    """A version whose standardisation divides by zero: it loads and warms up, and answers NaN."""
+def made_version(base: str, *, nan: bool) -> str:
+    """A version built here, with ``base``'s record metrics: ``nan`` — its standardisation divides by zero (it loads
+    and warms up, and answers NaN); otherwise untrained weights behind a correct standardisation (it answers, badly:
+    a stand-in for a version that did well offline and does badly live)."""
     import numpy as np
     import torch
     import yaml
@@ -239,14 +269,15 @@ def broken_version(base: str) -> str:
 
     repo = load_repository(WORK, only_models={"digits-cnn"})
     spec, record = repo.model("digits-cnn"), repo.records["digits-cnn"][base].spec
-    torch.manual_seed(0)
+    torch.manual_seed(0 if nan else 1)
     net = build("digits-cnn", WORK / "models/digits-cnn/model.py", dict(spec.params), 64, 10, "model.py")
-    work = DEMO / "broken"
+    work = DEMO / ("broken" if nan else "lookalike")
     shutil.rmtree(work, ignore_errors=True)
     signature = Signature.build("digits-cnn", "classification", "input", list(spec.data.features), list(range(10)))
-    write_program(work, InferenceModule(net, np.zeros(64, np.float32), np.zeros(64, np.float32)), signature)
+    mean, std = (np.zeros(64, np.float32),) * 2 if nan else (np.full(64, 5.0, np.float32), np.full(64, 6.0, np.float32))
+    write_program(work, InferenceModule(net, mean, std), signature)
     (work / "metrics.json").write_text(json.dumps({"metrics": record.metrics}) + "\n")
-    (work / "MODEL_CARD.md").write_text("# digits-cnn (deliberately broken for the demo)\n")
+    (work / "MODEL_CARD.md").write_text("# digits-cnn (deliberately bad, for the demo)\n")
     digest, files = hash_artifact(work)
     version = version_id(digest, datetime.now(UTC))
     uri = default_store(WORK).put("digits-cnn", version, work)
@@ -255,8 +286,121 @@ def broken_version(base: str) -> str:
     body.pop("record_digest")
     _, text = finalize(body)
     (WORK / f"models/digits-cnn/versions/{version}.yaml").write_text(text)
-    print(f"  built digits-cnn@{version}: standardised by a zero std, so every answer is NaN")
+    what = "standardised by a zero std, so every answer is NaN" if nan else \
+        f"untrained weights behind {base}'s record (its metrics say accuracy {record.metrics['accuracy']:.3f})"
+    print(f"  built digits-cnn@{version}: {what}")
     return version
+
+
+def step_drift() -> Future[list[str]]:
+    """Drifted traffic and its labels → the monitor opens a retraining PR; the PR loop then runs on it in a checkout
+    of its own (as the PR workflow would), alongside the next step."""
+    banner("7. the monitor: dev's traffic drifts, labels arrive → a retraining PR, trained and reported by the PR loop")
+    from mlops.adapters.forge.local import LocalForge
+
+    x, y = digits_rows(300, seed=7)
+    keys = send_batches(port("dev"), [[16.0 - v for v in row] for row in x], "drift")  # inverted images
+    ingest(keys, y, "drift")
+    monitor_dev()
+    pr = LocalForge(WORK).find_open_pr(RETRAIN_BRANCH, "main")
+    if pr is None:
+        sys.exit("demo: the monitor opened no retraining PR")
+    say(f"  retraining PR #{pr.number}: {pr.title}; its PR loop runs in {PR_CHECKOUT.relative_to(ROOT)} "
+        "alongside step 8 (printed after it)")
+    return ThreadPoolExecutor(1).submit(held, retrain_pr_loop, pr.number)
+
+
+def held(work: Callable[..., None], *args: Any) -> list[str]:
+    """Run ``work`` with its output held back; the lines are returned for printing later."""
+    _held.lines = []
+    try:
+        work(*args)
+    except SystemExit as exc:
+        _held.lines.append(str(exc.code))
+        raise SystemExit("\n".join(_held.lines)) from None
+    return list(_held.lines)
+
+
+def retrain_pr_loop(number: int) -> None:
+    """The PR workflow on the retraining PR: a fresh checkout of its branch, its data pulled from the DVC remote,
+    validate against main, train, push the version record, evaluate against dev, the report and the status."""
+    banner(f"7b. the PR loop on retraining PR #{number} (its own checkout; ran alongside step 8)")
+    shutil.rmtree(PR_CHECKOUT, ignore_errors=True)
+    git("clone", "-q", "--branch", RETRAIN_BRANCH, str(ORIGIN), str(PR_CHECKOUT), cwd=DEMO)
+    shutil.copy2(WORK / ".dvc" / "config.local", PR_CHECKOUT / ".dvc" / "config.local")  # the DVC remote
+    (PR_CHECKOUT / ".mlops").mkdir(exist_ok=True)
+    (PR_CHECKOUT / ".mlops" / "forge").symlink_to(WORK / ".mlops" / "forge")  # one forge, as on GitHub
+    dvc("pull", "--quiet", "data.dvc", cwd=PR_CHECKOUT)
+    mlops("validate", "--base", "origin/main", cwd=PR_CHECKOUT)
+    version = train("digits-cnn", cwd=PR_CHECKOUT)
+    git("add", "-A", cwd=PR_CHECKOUT)
+    git("commit", "-qm", f"Version record digits-cnn@{version}", cwd=PR_CHECKOUT)
+    git("push", "-q", "origin", RETRAIN_BRANCH, cwd=PR_CHECKOUT)
+    verdicts = DEMO / "verdicts-retrain"
+    shutil.rmtree(verdicts, ignore_errors=True)
+    mlops("evaluate", "digits-cnn", "--against", "dev", "--json-out", str(verdicts / "digits-cnn--dev.json"),
+          check=False, quiet=True, cwd=PR_CHECKOUT)
+    verdict = json.loads((verdicts / "digits-cnn--dev.json").read_text())
+    report = DEMO / "report-retrain.md"
+    mlops("report", "--verdicts", str(verdicts), "--base", "origin/main", "--out", str(report), quiet=True,
+          cwd=PR_CHECKOUT)
+    mlops("report", "--status", "--verdicts", str(verdicts), "--sha", git("rev-parse", "HEAD", cwd=PR_CHECKOUT),
+          quiet=True, cwd=PR_CHECKOUT)
+    say(f"  dev {'pass' if verdict['passed'] else 'FAIL'}; the report is PR #{number}'s comment "
+        f"({report.relative_to(ROOT)}); reviewers decide whether it ships")
+
+
+def step_bad_live(candidate: str) -> None:
+    banner("8. a version that did well offline answers badly live: its delayed labels → the monitor rolls it back")
+    bad = made_version(candidate, nan=False)
+    set_pin("dev", "digits-cnn", bad)
+    git("add", "-A")
+    git("commit", "-qm", f"Pin digits-cnn@{bad} in dev")
+    git("push", "-q", "origin", "main")
+    deploy("dev")
+    x, y = digits_rows(300, seed=8)
+    ingest(send_batches(port("dev"), x, "live"), y, "live")
+    monitor_dev()
+    git("pull", "-q", "--ff-only", "origin", "main")
+    serving = json.loads(mlops("deploy", "--env", "dev", "--json", quiet=True).stdout)["result"]["models"][0]
+    print(f"  dev serves {serving['version']} again (pinned in git too: {serving['version'] == candidate})")
+
+
+def digits_rows(n: int, seed: int) -> tuple[list[list[float]], list[int]]:
+    import random
+
+    rows = (WORK / "data" / "digits" / "digits.csv").read_text().splitlines()[1:]
+    picked = random.Random(seed).sample(rows, n)
+    x = [[float(v) for v in row.split(",")[:64]] for row in picked]
+    return x, [int(row.split(",")[64]) for row in picked]
+
+
+def send_batches(at: int, x: list[list[float]], prefix: str, batch: int = 25) -> list[tuple[str, int]]:
+    """Requests of ``batch`` rows each (every row is logged with its request id and row index)."""
+    keys = []
+    for k in range(0, len(x), batch):
+        chunk = x[k:k + batch]
+        rid = f"{prefix}-{k // batch}"
+        _http(f"http://127.0.0.1:{at}/v2/models/digits-cnn/infer", {"id": rid, "inputs": [
+            {"name": "input", "datatype": "FP32", "shape": [len(chunk), 64], "data": [v for r in chunk for v in r]}]})
+        keys += [(rid, i) for i in range(len(chunk))]
+    print(f"  {len(x)} rows in {len(x) // batch} requests to port {at}")
+    time.sleep(0.6)  # the prediction log is written every 0.2 s
+    return keys
+
+
+def ingest(keys: list[tuple[str, int]], labels: list[int], name: str) -> None:
+    path = DEMO / f"labels-{name}.csv"
+    rows = "".join(f"{r},{i},{y}\n" for (r, i), y in zip(keys, labels, strict=True))
+    path.write_text("request_id,row,label\n" + rows)
+    mlops("labels", "ingest", str(path), "--model", "digits-cnn", "--env", "dev", quiet=True)
+    print(f"  {len(keys)} delayed labels ingested for dev")
+
+
+def monitor_dev() -> None:
+    proc = mlops("monitor", "--env", "dev", "--model", "digits-cnn", quiet=True)
+    for line in (proc.stderr + proc.stdout).splitlines():
+        print(f"  {line.removeprefix('mlops monitor: ')}")
 
 
 def port(env: str) -> int:
@@ -334,6 +478,10 @@ def main() -> int:
         step_merge(candidate)
         step_promote(candidate)
         step_broken(candidate)
+        pr_loop = step_drift()
+        step_bad_live(candidate)
+        for line in pr_loop.result():
+            print(line, flush=True)
     finally:
         stop_serving()
     banner(f"done in {time.monotonic() - started:.0f} s")

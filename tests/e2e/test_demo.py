@@ -25,5 +25,13 @@ def test_demo_runs_the_whole_loop() -> None:
     assert re.search(r"staging switched under load: \d+ requests, 0 failed", out)
     assert "failed its smoke test: the answer is not finite numbers" in out
     assert re.search(r"revert PR #3 .* merged by policy", out) and "(pinned in git too: True)" in out
+    # the monitor: drifted traffic → a retraining PR the PR loop reports on; a bad live version → rolled back
+    assert re.search(r"retraining PR #4 \(.*\): 300 new rows, data \w+ → \w+", out)
+    assert "→ retrain: drift and live performance below the record" in out
+    assert re.search(r"dev (pass|FAIL); the report is PR #4's comment", out)
+    assert "opened issue #1 (out-of-range)" in out and "closed issue #1 (out-of-range): cleared" in out
+    assert re.search(r"no drift, live accuracy [\d.]+ \(worse\) → rollback", out)
+    assert re.search(r"revert PR #5 .* merged by policy", out)
+    assert out.count("(pinned in git too: True)") == 2
     forge = ROOT / ".mlops/demo/work/.mlops/forge"
     assert forge.is_dir() and any(forge.rglob("*.json"))
