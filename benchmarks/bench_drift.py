@@ -276,8 +276,6 @@ def child(mode: str, folder: Path, columns: int) -> None:
     """One measurement, in its own process; prints one JSON line. As a monitor would: read the window,
     then compare (evidently is imported on first use, timed apart)."""
     t0 = time.perf_counter()
-    import warnings
-
     import pyarrow.parquet as pq
 
     from mlops.adapters.drift.evidently_engine import EvidentlyDriftEngine, load_evidently
@@ -298,23 +296,31 @@ def child(mode: str, folder: Path, columns: int) -> None:
                    compared=[res.reference_rows, res.current_rows])
     else:
         names = [*PRESET_COLUMNS, *(n for n in kinds if n not in PRESET_COLUMNS), "prediction"][:columns]
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            from evidently import DataDefinition, Dataset, Report
-            from evidently.presets import DataDriftPreset
-
-            numerical = [n for n in names if kinds.get(n) in ("numeric", "discrete")]
-            definition = DataDefinition(numerical_columns=numerical,
-                                        categorical_columns=[n for n in names if n not in numerical])
-            snap = Report([DataDriftPreset(columns=names)], include_tests=True).run(
-                Dataset.from_pandas(cur[names], data_definition=definition),
-                Dataset.from_pandas(ref[names], data_definition=definition)).dict()
-        drifted = [m["config"]["column"] for m in snap["metrics"] if m["config"].get("type", "").endswith("ValueDrift")
-                   and any(t["metric_config"]["metric_id"] == m["id"] and str(t["status"]).endswith("FAIL")
-                           for t in snap["tests"])]
+        drifted = preset_drifted(ref, cur, names, {**kinds, "prediction": "categorical"})
         out.update(columns=names, drifted=drifted)
     out["compare_s"] = time.perf_counter() - t2
     print(json.dumps(out))
+
+
+def preset_drifted(ref: pd.DataFrame, cur: pd.DataFrame, names: list[str], kinds: dict[str, Kind]) -> list[str]:
+    """The columns evidently's ``DataDriftPreset`` flags with its default methods and thresholds (only the
+    column types are given, so that no type is guessed from the data)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from evidently import DataDefinition, Dataset, Report
+        from evidently.presets import DataDriftPreset
+
+        numerical = [n for n in names if kinds[n] in ("numeric", "discrete")]
+        definition = DataDefinition(numerical_columns=numerical,
+                                    categorical_columns=[n for n in names if n not in numerical])
+        snap = Report([DataDriftPreset(columns=names)], include_tests=True).run(
+            Dataset.from_pandas(cur[names], data_definition=definition),
+            Dataset.from_pandas(ref[names], data_definition=definition)).dict()
+    return [m["config"]["column"] for m in snap["metrics"] if m["config"].get("type", "").endswith("ValueDrift")
+            and any(t["metric_config"]["metric_id"] == m["id"] and str(t["status"]).endswith("FAIL")
+                    for t in snap["tests"])]
 
 
 def measure(mode: str, folder: Path, columns: int) -> dict[str, Any]:

@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +51,24 @@ def _schema() -> Any:
 
 
 def write_log(directory: Path, rows: int, features: int, segment_rows: int, fmt: str) -> float:
-    """The log, segment by segment (never all in memory); returns its size in GB."""
+    """Standard-normal features and random outputs, segment by segment (never all in memory); its size in GB."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+
+    def batches() -> Iterator[tuple[Any, Any]]:
+        for start in range(0, rows, segment_rows):
+            n = min(segment_rows, rows - start)
+            yield rng.standard_normal((n, features)).astype(np.float32), rng.random((n, 10), np.float32)
+
+    return log_segments(directory, MODEL, VERSION, batches(), fmt)
+
+
+def log_segments(directory: Path, model: str, version: str, batches: Iterable[tuple[Any, Any]],
+                 fmt: str = "parquet") -> float:
+    """A prediction log as the serving runtime writes it: one segment per ``(features, outputs)`` batch (float32,
+    as served), with the sink's file names, schema (checked for 64 features) and Parquet options, request ids
+    ``req-<n>``, a timestamp every 10 ms from ``T0`` and each file's mtime at its last row. Its size in GB."""
     import numpy as np
     import orjson
     import pyarrow as pa
@@ -59,25 +77,25 @@ def write_log(directory: Path, rows: int, features: int, segment_rows: int, fmt:
     from mlops.serve.predlog import PARQUET_OPTIONS
 
     directory.mkdir(parents=True, exist_ok=True)
-    schema = _schema() if features == 64 else None
-    rng = np.random.default_rng(0)
-    for seq, start in enumerate(range(0, rows, segment_rows)):
-        n = min(segment_rows, rows - start)
-        x32 = rng.standard_normal((n, features)).astype(np.float32)  # serving logs float32 inputs and outputs
-        y32 = rng.random((n, 10), np.float32)
+    schema = None
+    start = 0
+    for seq, (x32, y32) in enumerate(batches):
+        n, features = x32.shape
+        if schema is None and fmt == "parquet" and features == 64:
+            schema = _schema()
         x, y = x32.astype(np.float64), y32.astype(np.float64)
         stamps = [time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(T0 + (start + i) / 100)) +
                   f".{int((start + i) % 100 * 10):03d}Z" for i in range(n)]
         ids = [f"req-{start + i:09d}" for i in range(n)]
         pred = y.argmax(1)
         stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(T0 + (start + n) / 100))
-        path = directory / f"predictions-{MODEL}-{VERSION}-{stamp}-1.0badc0de-{seq}.{fmt}"
+        path = directory / f"predictions-{model}-{version}-{stamp}-1.0badc0de-{seq}.{fmt}"
         if fmt == "parquet":
             table = pa.table({
-                "request_id": ids, "row": pa.array(np.zeros(n, np.int64)), "model": [MODEL] * n,
-                "version": [VERSION] * n, "timestamp": stamps,
+                "request_id": ids, "row": pa.array(np.zeros(n, np.int64)), "model": [model] * n,
+                "version": [version] * n, "timestamp": stamps,
                 "features": pa.FixedSizeListArray.from_arrays(x.reshape(-1), features).cast(pa.list_(pa.float64())),
-                "outputs": pa.FixedSizeListArray.from_arrays(y.reshape(-1), 10).cast(pa.list_(pa.float64())),
+                "outputs": pa.FixedSizeListArray.from_arrays(y.reshape(-1), y.shape[1]).cast(pa.list_(pa.float64())),
                 "prediction": pa.array(pred.astype(np.int64))})
             if schema is not None:
                 assert table.schema.equals(schema), f"{table.schema} != the sink's {schema}"
@@ -87,11 +105,12 @@ def write_log(directory: Path, rows: int, features: int, segment_rows: int, fmt:
         else:
             with path.open("wb") as fh:
                 for i in range(n):
-                    fh.write(orjson.dumps({"request_id": ids[i], "row": 0, "model": MODEL, "version": VERSION,
+                    fh.write(orjson.dumps({"request_id": ids[i], "row": 0, "model": model, "version": version,
                                            "timestamp": stamps[i], "features": x32[i], "outputs": y32[i],
                                            "prediction": int(pred[i])},
                                           option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_APPEND_NEWLINE))
-        last = T0 + (start + n) / 100
+        start += n
+        last = T0 + start / 100
         os.utime(path, (last, last))
     return sum(p.stat().st_size for p in directory.iterdir()) / 1e9
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -11,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-EXAMPLE_PARTS = ["models", "environments", "data.dvc", ".dvc/config", ".dvc/.gitignore", ".dvcignore"]
+from tests.helpers.git import EXAMPLE_PARTS, ROOT, copy_example
+
+__all__ = ["EXAMPLE_PARTS", "ROOT", "Result", "run_cli"]
 
 
 @dataclass
@@ -32,16 +32,5 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = No
 @pytest.fixture
 def example_repo(tmp_path: Path) -> Iterator[Path]:
     """A copy of the example repository (specs, environments, DVC pointer and cache manifest)."""
-    dest = tmp_path / "repo"
-    dest.mkdir()
-    for part in EXAMPLE_PARTS:
-        src = ROOT / part
-        if src.is_dir():
-            shutil.copytree(src, dest / part, ignore=shutil.ignore_patterns("__pycache__"))
-        elif src.exists():
-            (dest / part).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, dest / part)
-    cache = ROOT / ".dvc" / "cache"
-    if cache.is_dir():
-        shutil.copytree(cache, dest / ".dvc" / "cache")
+    dest = copy_example(tmp_path / "repo")
     yield dest

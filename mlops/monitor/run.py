@@ -154,14 +154,10 @@ def judge(repo: Repository, env: str, model: str, settings: Settings, say: Say =
         reference["prediction"] = _predictions(repo, (model, pin.version), ref, len(reference))
         current["prediction"] = [str(v) if classification else float(v) for v in window.meta["prediction"]]
         prediction = "prediction"
+    html = settings.out / f"monitor-{env}-{model}.html" if settings.out is not None else None
     result = engine.compare(reference, current, {c: ref.kinds[c] for c in monitored}, prediction=prediction,
                             prediction_kind="categorical" if classification else "numeric",
-                            alpha=mon.drift.alpha, min_rows=mon.min_samples)
-    if settings.out is not None and len(current) and prediction:
-        html = settings.out / f"monitor-{env}-{model}.html"
-        engine.html_report(reference, current, {c: ref.kinds[c] for c in monitored}, html, prediction=prediction,
-                           prediction_kind="categorical" if classification else "numeric", alpha=mon.drift.alpha,
-                           min_rows=mon.min_samples)
+                            alpha=mon.drift.alpha, min_rows=mon.min_samples, report=html)
     live = _live(repo, record.metrics, mon.performance, labels_at, model, window, ref, seed)
     incidents = check_quality(ref.features, window.features, ref.kinds, window.schema.describe(),
                               window.schema.rows_left_out)
@@ -184,8 +180,8 @@ def judge(repo: Repository, env: str, model: str, settings: Settings, say: Say =
               incidents=tuple(i.kind for i in incidents))
     outcome = Outcome(env, model, pin.version, run, Decision("none", ""), _window_text(window, ref),
                       result.to_dict(), live, incidents, operations, notes=notes)
-    if settings.out is not None and (settings.out / f"monitor-{env}-{model}.html").is_file():
-        outcome.html = f"monitor-{env}-{model}.html"
+    if html is not None and html.is_file():
+        outcome.html = html.name
     return outcome, window, ref
 
 

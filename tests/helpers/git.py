@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+EXAMPLE_PARTS = ["models", "environments", "data.dvc", ".dvc/config", ".dvc/.gitignore", ".dvcignore"]
 
 IDENTITY = ["-c", "user.name=t", "-c", "user.email=t@example.com", "-c", "init.defaultBranch=main",
             "-c", "commit.gpgsign=false"]
@@ -39,3 +43,20 @@ def with_origin(path: Path, origin: Path) -> Path:
     git(path, "remote", "add", "origin", str(origin))
     git(path, "fetch", "-q", "origin")
     return origin
+
+
+def copy_example(dest: Path) -> Path:
+    """A copy of this checkout's example repository at ``dest``: specs, environments, the DVC pointer and config,
+    and DVC's cache (so the data version's files are there without a remote). Not a git repository yet."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for part in EXAMPLE_PARTS:
+        src = ROOT / part
+        if src.is_dir():
+            shutil.copytree(src, dest / part, ignore=shutil.ignore_patterns("__pycache__"))
+        elif src.exists():
+            (dest / part).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dest / part)
+    cache = ROOT / ".dvc" / "cache"
+    if cache.is_dir():
+        shutil.copytree(cache, dest / ".dvc" / "cache")
+    return dest

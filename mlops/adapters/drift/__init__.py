@@ -128,8 +128,10 @@ class DriftEngine(Protocol):
 
     def compare(self, reference: DataFrame, current: DataFrame, kinds: Mapping[str, Kind], *,
                 prediction: str | None = None, prediction_kind: Kind = "categorical", alpha: float = DEFAULT_ALPHA,
-                min_rows: int = 100) -> DriftResult:
-        """Test each column of ``kinds`` (and ``prediction``); below ``min_rows`` values: insufficient."""
+                min_rows: int = 100, report: Path | None = None) -> DriftResult:
+        """Test each column of ``kinds`` (and ``prediction``); below ``min_rows`` values: insufficient. With
+        ``report``, the HTML report of this very comparison (same samples, same tests) is written there
+        atomically."""
         ...
 
     def html_report(self, reference: DataFrame, current: DataFrame, kinds: Mapping[str, Kind], path: Path, *,

@@ -79,16 +79,24 @@ class EvidentlyDriftEngine:
 
     def compare(self, reference: pd.DataFrame, current: pd.DataFrame, kinds: Mapping[str, Kind], *,
                 prediction: str | None = None, prediction_kind: Kind = "categorical", alpha: float = DEFAULT_ALPHA,
-                min_rows: int = 100) -> DriftResult:
-        """Test each column of ``kinds`` and the prediction; see :class:`~mlops.adapters.drift.DriftEngine`."""
+                min_rows: int = 100, report: Path | None = None) -> DriftResult:
+        """Test each column of ``kinds`` and the prediction; see :class:`~mlops.adapters.drift.DriftEngine`.
+        ``report``: evidently's HTML of this very run (each column's distributions, test and p-value)."""
         p = self._plan(reference, current, kinds, prediction, prediction_kind, alpha, min_rows)
         if not p.testable:
-            return result(p, {})
+            res = result(p, {})
+            if report is not None:
+                from mlops.adapters.drift.local import table_page
+
+                write_text(report, table_page(res, alpha))  # nothing to chart: the table says why
+            return res
         ev, cur, ref, methods = self._datasets(p)
         metrics = [ev.ValueDrift(column=c, method=m, threshold=p.threshold) for c, m in methods.items()]
         with quiet():
-            snapshot = ev.Report(metrics, include_tests=True).run(cur, ref).dict()  # current first
-        found = _read(snapshot)
+            snapshot = ev.Report(metrics, include_tests=True).run(cur, ref)  # current first
+            if report is not None:
+                write_text(report, snapshot.get_html_str(as_iframe=False))
+        found = _read(snapshot.dict())
         outcomes: dict[str, Outcome] = {}
         for planned in p.testable:
             if planned.column not in found or planned.values is None:

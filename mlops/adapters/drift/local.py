@@ -31,13 +31,16 @@ class LocalDriftEngine:
 
     def compare(self, reference: pd.DataFrame, current: pd.DataFrame, kinds: Mapping[str, Kind], *,
                 prediction: str | None = None, prediction_kind: Kind = "categorical", alpha: float = DEFAULT_ALPHA,
-                min_rows: int = 100) -> DriftResult:
+                min_rows: int = 100, report: Path | None = None) -> DriftResult:
         """Test each column of ``kinds`` and the prediction; see :class:`~mlops.adapters.drift.DriftEngine`."""
         p = plan(reference, current, kinds, prediction=prediction, prediction_kind=prediction_kind, alpha=alpha,
                  min_rows=min_rows, reference_rows=self.reference_rows, current_rows=self.current_rows,
                  seed=self.seed)
         outcomes = {c.column: TESTS[c.kind](*c.values) for c in p.testable if c.values is not None}
-        return result(p, outcomes)
+        res = result(p, outcomes)
+        if report is not None:
+            write_text(report, table_page(res, alpha))
+        return res
 
     def html_report(self, reference: pd.DataFrame, current: pd.DataFrame, kinds: Mapping[str, Kind], path: Path, *,
                     prediction: str | None = None, prediction_kind: Kind = "categorical", alpha: float = DEFAULT_ALPHA,
@@ -45,20 +48,23 @@ class LocalDriftEngine:
         """A plain HTML table of :meth:`compare` (samples bounded by ``sample_rows`` if given), written atomically."""
         engine = self if not sample_rows else LocalDriftEngine(reference_rows=sample_rows, current_rows=sample_rows,
                                                                seed=self.seed)
-        res = engine.compare(reference, current, kinds, prediction=prediction, prediction_kind=prediction_kind,
-                             alpha=alpha, min_rows=min_rows)
-        rows = "".join(
-            "<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in (
-                t.column, t.kind, t.method, "" if t.p_value is None else f"{t.p_value:.3g}", f"{t.threshold:.3g}",
-                "drift" if t.drifted else ("cannot decide" if t.insufficient else "no drift"), t.detail)) + "</tr>"
-            for t in res.tests)
-        head = "".join(f"<th>{h}</th>" for h in ("column", "kind", "test", "p-value", "threshold", "verdict", "detail"))
-        page = (f"<!doctype html><html><head><meta charset='utf-8'><title>Drift: {res.verdict}</title></head><body>"
-                f"<h1>Drift: {html.escape(res.verdict)}</h1><p>{res.reference_rows} reference rows, "
-                f"{res.current_rows} current rows, family-wise level {alpha}</p>"
-                f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table></body></html>")
-        write_text(path, page)
+        engine.compare(reference, current, kinds, prediction=prediction, prediction_kind=prediction_kind,
+                       alpha=alpha, min_rows=min_rows, report=path)
         return path
+
+
+def table_page(res: DriftResult, alpha: float) -> str:
+    """The verdict as a plain HTML table (no charts): every test, its p-value, threshold and why."""
+    rows = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in (
+            t.column, t.kind, t.method, "" if t.p_value is None else f"{t.p_value:.3g}", f"{t.threshold:.3g}",
+            "drift" if t.drifted else ("cannot decide" if t.insufficient else "no drift"), t.detail)) + "</tr>"
+        for t in res.tests)
+    head = "".join(f"<th>{h}</th>" for h in ("column", "kind", "test", "p-value", "threshold", "verdict", "detail"))
+    return (f"<!doctype html><html><head><meta charset='utf-8'><title>Drift: {res.verdict}</title></head><body>"
+            f"<h1>Drift: {html.escape(res.verdict)}</h1><p>{res.reference_rows} reference rows, "
+            f"{res.current_rows} current rows, family-wise level {alpha}</p>"
+            f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table></body></html>")
 
 
 if TYPE_CHECKING:  # mypy checks that the class satisfies the seam's protocol

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import EXAMPLE_PARTS, ROOT, run_cli
+from tests.conftest import ROOT, run_cli
+from tests.helpers.git import copy_example
 from tests.helpers.git import git as _git
 
 STATE = ROOT / ".mlops"
@@ -92,19 +93,7 @@ class Trained:
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> Trained:
     """A git copy of the example repository with digits-cnn trained for one epoch by `mlops train`."""
-    import shutil
-
-    repo = tmp_path_factory.mktemp("docker") / "repo"
-    repo.mkdir()
-    for part in EXAMPLE_PARTS:
-        src = ROOT / part
-        if src.is_dir():
-            shutil.copytree(src, repo / part, ignore=shutil.ignore_patterns("__pycache__"))
-        elif src.exists():
-            (repo / part).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, repo / part)
-    if (ROOT / ".dvc" / "cache").is_dir():
-        shutil.copytree(ROOT / ".dvc" / "cache", repo / ".dvc" / "cache")
+    repo = copy_example(tmp_path_factory.mktemp("docker") / "repo")
     _git(repo, "init", "-q", "-b", "main")
     _git(repo, "add", "-A")
     _git(repo, "commit", "-qm", "example repository")

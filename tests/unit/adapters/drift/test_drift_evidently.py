@@ -98,6 +98,18 @@ def test_html_report_uses_the_same_tests_and_is_written_atomically(engine: Evide
     assert [p.name for p in path.parent.iterdir()] == ["drift.html"]
 
 
+def test_compare_writes_the_html_of_its_own_run(engine: EvidentlyDriftEngine, tmp_path: Path) -> None:
+    ref, cur = messy()
+    path = tmp_path / "monitor" / "drift.html"
+    res = engine.compare(ref, cur, KINDS, prediction="pred", report=path)
+    assert res == engine.compare(ref, cur, KINDS, prediction="pred")  # writing the report changes nothing
+    text = path.read_text()
+    assert all(c in text for c in ("mlops_ks", "mlops_levels", "mlops_chi2", "pred"))
+    assert [p.name for p in path.parent.iterdir()] == ["drift.html"]
+    small = engine.compare(window(1, 1_000), window(2, 20), KINDS, report=path)
+    assert small.verdict == "insufficient data" and "the current window has 20 rows" in path.read_text()
+
+
 def test_a_failed_html_write_keeps_the_old_report(engine: EvidentlyDriftEngine, tmp_path: Path,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "drift.html"
