@@ -17,6 +17,7 @@ VERBS: dict[str, tuple[str, str]] = {
     "validate": ("mlops.cli.validate", "check every spec, environment and version record"),
     "render": ("mlops.cli.render", "render Kubernetes manifests for an environment"),
     "diff": ("mlops.cli.diff", "per-environment manifest diff between two git revisions"),
+    "explain": ("mlops.cli.explain", "why a version runs where it runs: its record, pull request, approvals, path"),
     "plan": ("mlops.cli.plan", "what a pull request needs: models to train, verdicts on changed pins and rules"),
     "new": ("mlops.cli.new", "scaffold a new model that validates as is"),
     "train": ("mlops.cli.train", "train a model and write its immutable version record"),
@@ -32,6 +33,7 @@ VERBS: dict[str, tuple[str, str]] = {
     "labels": ("mlops.cli.labels", "ingest delayed ground-truth labels for monitoring"),
     "monitor": ("mlops.cli.monitor", "judge drift, live performance and data quality; retrain or roll back"),
     "doctor": ("mlops.cli.doctor", "check the GitHub settings the trust model relies on (read-only)"),
+    "codeowners": ("mlops.cli.codeowners", "write .github/CODEOWNERS from owners, approvers and governance"),
 }
 
 EPILOG = """examples:

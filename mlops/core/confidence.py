@@ -29,11 +29,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import numpy.typing as npt
-
-from mlops.core.metrics import SPECS, FloatArray, from_sums
 from mlops.core.spec.model import HIGHER_IS_BETTER
+
+if TYPE_CHECKING:  # numpy is imported where it computes: verdicts and gates (policy) are read without it
+    import numpy as np
+    import numpy.typing as npt
+
+    from mlops.core.metrics import FloatArray
 
 if TYPE_CHECKING:  # policy imports this module; these are only annotations here
     from mlops.core.policy import GateResult, Verdict
@@ -94,6 +96,8 @@ class Rows:
     outputs: npt.NDArray[Any]
 
     def __len__(self) -> int:
+        import numpy as np
+
         return int(np.asarray(self.labels).reshape(-1).size)
 
 
@@ -111,6 +115,8 @@ class Intervals:
 
 def resample_weights(n: int, replicates: int, rng: np.random.Generator) -> FloatArray:
     """``[replicates, n]``: how often each of ``n`` rows is drawn when n indices are drawn with replacement."""
+    import numpy as np
+
     idx = rng.integers(0, n, size=(replicates, n))
     flat = (idx + n * np.arange(replicates)[:, None]).ravel()
     return np.bincount(flat, minlength=replicates * n).reshape(replicates, n).astype(np.float64)
@@ -118,6 +124,8 @@ def resample_weights(n: int, replicates: int, rng: np.random.Generator) -> Float
 
 def percentile_interval(values: npt.ArrayLike, level: float = LEVEL) -> Interval | None:
     """The central ``level`` share of ``values``; None when any value is NaN or infinite."""
+    import numpy as np
+
     v = np.asarray(values, dtype=np.float64)
     if not v.size or not np.all(np.isfinite(v)):
         return None
@@ -129,6 +137,10 @@ def percentile_interval(values: npt.ArrayLike, level: float = LEVEL) -> Interval
 def replicates(names: Sequence[str], versions: Sequence[Rows], config: Bootstrap) -> list[dict[str, FloatArray]]:
     """Each metric's ``config.replicates`` bootstrap values for each version, all on the same resamples. Every
     version's and metric's per-row statistics are stacked, so a chunk of replicates costs one matrix product."""
+    import numpy as np
+
+    from mlops.core.metrics import SPECS, from_sums
+
     n = len(versions[0])
     rng = np.random.default_rng(config.seed)
     blocks = [(v, m, SPECS[m].stats(rows.labels, rows.outputs)) for v, rows in enumerate(versions) for m in names]
@@ -145,6 +157,8 @@ def replicates(names: Sequence[str], versions: Sequence[Rows], config: Bootstrap
 
 
 def _same_labels(a: Rows, b: Rows) -> bool:
+    import numpy as np
+
     return bool(np.array_equal(np.asarray(a.labels).reshape(-1), np.asarray(b.labels).reshape(-1)))
 
 
@@ -152,6 +166,8 @@ def paired_bootstrap(names: Sequence[str], candidate: Rows, baseline: Rows | Non
                      config: Bootstrap | None = None) -> Intervals:
     """Intervals of ``names`` for ``candidate``, ``baseline`` and Δ = candidate − baseline, from one set of
     resamples of the test rows. The baseline must have been scored on the same rows (same labels, same order)."""
+    import numpy as np
+
     config = config or Bootstrap()
     n = len(candidate)
     if n == 0:

@@ -150,8 +150,21 @@ def record_problems(model: str, stem: str, loaded: Loaded[VersionRecord]) -> lis
     return problems
 
 
-def load_repository(root: Path, *, only_models: set[str] | None = None) -> Repository:
-    """Parse and validate every file. Problems are collected, never raised, so all are reported at once."""
+def load_records(repo: Repository, model: str, versions: set[str]) -> None:
+    """Load the records ``versions`` of ``model`` that are not loaded yet (those that exist; problems collected)."""
+    records = repo.records.setdefault(model, {})
+    for version in sorted(versions - set(records)):
+        record_file = repo.root / record_path(model, version)
+        if record_file.is_file():
+            rec = _load(repo, record_file, VersionRecord)
+            if rec is not None:
+                records[version] = rec
+                repo.problems.extend(record_problems(model, version, rec))
+
+
+def load_repository(root: Path, *, only_models: set[str] | None = None, records: bool = True) -> Repository:
+    """Parse and validate every file. Problems are collected, never raised, so all are reported at once.
+    ``records=False``: no version record is loaded (load the ones needed with :func:`load_records`)."""
     repo = Repository(root=root.resolve())
     models_dir = repo.root / MODELS
     for spec_file in sorted(models_dir.glob("*/model.yaml")):
@@ -162,13 +175,13 @@ def load_repository(root: Path, *, only_models: set[str] | None = None) -> Repos
         loaded = _load(repo, spec_file, ModelSpec)
         if loaded is not None:
             repo.models[name] = loaded
-        records: dict[str, Loaded[VersionRecord]] = {}
-        for record_file in sorted((spec_file.parent / "versions").glob("*.yaml")):
+        found: dict[str, Loaded[VersionRecord]] = {}
+        for record_file in sorted((spec_file.parent / "versions").glob("*.yaml")) if records else []:
             rec = _load(repo, record_file, VersionRecord)
             if rec is not None:
-                records[record_file.stem] = rec
+                found[record_file.stem] = rec
                 repo.problems.extend(record_problems(name, record_file.stem, rec))
-        repo.records[name] = records
+        repo.records[name] = found
     for env_file in sorted((repo.root / ENVIRONMENTS).glob("*.yaml")):
         repo.environment_files.append(env_file.stem)
         env = _load(repo, env_file, Environment)

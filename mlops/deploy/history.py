@@ -7,6 +7,7 @@ revision and its pin of the model compared with the one before.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from mlops.adapters.scm import Commit, Scm
@@ -46,16 +47,37 @@ def _pin_at(scm: Scm, rev: str, environment: str, model: str) -> str | None:
     return str(pin) if isinstance(pin, str) else None
 
 
+def iter_pin_changes(scm: Scm, environment: str, model: str, *, rev: str = "HEAD", limit: int = 200,
+                     version: str | None = None) -> Iterator[PinChange]:
+    """The commits that changed ``model``'s pin in ``environment``, newest first (first-parent history of the
+    file, at most ``limit`` commits that touched it), read lazily: a caller that stops early reads no more.
+    ``version``: only changes to or from that version (git finds the commits that add or remove its text).
+
+    The file at a commit's parent is the file at the next older commit that touched it, so each commit's file
+    is read once; only the oldest needs its parent read. With ``version`` the commits are not adjacent."""
+    commits = scm.log([f"{ENVIRONMENTS}/{environment}.yaml"], rev=rev, max_count=limit, first_parent=True,
+                      containing=version)
+    if version is not None:
+        for commit in commits:
+            after = _pin_at(scm, commit.sha, environment, model)
+            before = _pin_at(scm, commit.parents[0], environment, model) if commit.parents else None
+            if before != after and version in (before, after):
+                yield PinChange(environment, model, before, after, commit)
+        return
+    after = _pin_at(scm, commits[0].sha, environment, model) if commits else None
+    for i, commit in enumerate(commits):
+        if i + 1 < len(commits):  # no commit between them on the first-parent chain touched the file
+            before = _pin_at(scm, commits[i + 1].sha, environment, model)
+        else:
+            before = _pin_at(scm, commit.parents[0], environment, model) if commit.parents else None
+        if before != after:
+            yield PinChange(environment, model, before, after, commit)
+        after = before
+
+
 def pin_changes(scm: Scm, environment: str, model: str, *, rev: str = "HEAD", limit: int = 200) -> list[PinChange]:
     """The commits that changed ``model``'s pin in ``environment``, newest first (first-parent history)."""
-    changes = []
-    commits = scm.log([f"{ENVIRONMENTS}/{environment}.yaml"], rev=rev, max_count=limit, first_parent=True)
-    for commit in commits:
-        after = _pin_at(scm, commit.sha, environment, model)
-        before = _pin_at(scm, commit.parents[0], environment, model) if commit.parents else None
-        if before != after:
-            changes.append(PinChange(environment, model, before, after, commit))
-    return changes
+    return list(iter_pin_changes(scm, environment, model, rev=rev, limit=limit))
 
 
 def previous_version(scm: Scm, environment: str, model: str, current: str) -> tuple[str | None, PinChange | None]:

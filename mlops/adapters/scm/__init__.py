@@ -114,8 +114,10 @@ class Scm(Protocol):
         ...
 
     def log(self, paths: Sequence[str] = (), rev: str = "HEAD", *, max_count: int | None = None,
-            first_parent: bool = False) -> list[Commit]:
-        """Commits reachable from ``rev`` that touch ``paths`` (all commits when empty), newest first."""
+            first_parent: bool = False, containing: str | None = None) -> list[Commit]:
+        """Commits reachable from ``rev`` that touch ``paths`` (all commits when empty), newest first.
+        ``containing``: only those that change how often that text occurs in them (git's pickaxe, ``-S``; with
+        ``first_parent`` a merge is compared with its first parent)."""
         ...
 
     def commit_info(self, rev: str) -> Commit: ...

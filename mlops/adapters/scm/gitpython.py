@@ -110,11 +110,14 @@ class GitScm:
         return sha
 
     def read(self, rev: str, path: str) -> bytes | None:
-        sha = self.resolve(rev)
-        if sha is None:
+        name = f"{rev}:{self._path(path)}"
+        if "\n" in name or rev.startswith("-"):  # not a line of cat-file's batch protocol, or an option
             return None
-        out = self._git("cat-file", "blob", f"{sha}:{self._path(path)}", raw=True, ok=True)
-        return bytes(out) if out is not None else None
+        try:  # git's persistent `cat-file --batch` process: no process per read (explain reads many)
+            _, kind, _, data = self.repo.git.get_object_data(name)
+        except ValueError:  # no such revision, or no such path there
+            return None
+        return bytes(data) if kind == b"blob" else None
 
     def merge_base(self, a: str, b: str = "HEAD") -> str | None:
         return self._git("merge-base", a, b, ok=True) or None
@@ -131,10 +134,11 @@ class GitScm:
         return changes
 
     def log(self, paths: Sequence[str] = (), rev: str = "HEAD", *, max_count: int | None = None,
-            first_parent: bool = False) -> list[Commit]:
+            first_parent: bool = False, containing: str | None = None) -> list[Commit]:
         args = ["log", f"--format={_FORMAT}", "--no-show-signature"]
         args += [f"--max-count={max_count}"] if max_count is not None else []
         args += ["--first-parent"] if first_parent else []
+        args += [f"-S{containing}"] if containing else []
         if any(self.resolve(side) is None for side in rev.split("..") if side):
             return []
         out = self._git(*args, "--end-of-options", rev, "--", *self._spec(paths), raw=True)

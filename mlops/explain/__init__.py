@@ -1,0 +1,1 @@
+"""`mlops explain`: why a version runs where it runs, from git and the forge (see :mod:`mlops.explain.explain`)."""

@@ -1,0 +1,206 @@
+"""Why is this version running here? The answer from git (and the forge, when one is reachable).
+
+For ``ENV MODEL``: the version pinned now and its record (artifact digest, data version, code commit, params,
+metrics); the commit that pinned it and the pull request that commit belongs to, with its reviews; the gates
+the record passes in that environment (the rules as they are now, against the version it replaced); where
+the version was pinned on its way (the promotion path, in promotion order); and the environment's recent pin
+history for the model, rollbacks marked. For ``MODEL@VERSION``: the same without an environment of its own.
+
+Only what is needed is read: the model's spec, the environments, the records named, and each environment
+file's first-parent history newest first, stopping as soon as the answer is found.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from itertools import islice
+from typing import Any
+
+from mlops.adapters.forge import Forge, ForgeError, PullRequest
+from mlops.adapters.scm import Scm
+from mlops.core.errors import UserError
+from mlops.core.policy import GateResult, gates_for, judge
+from mlops.core.repo import Repository, load_records, record_path
+from mlops.core.spec.record import VersionRecord
+from mlops.deploy.history import PinChange, iter_pin_changes
+
+HISTORY = 10  # recent pin changes shown per environment
+SEARCH = 1000  # commits touching an environment file searched at most
+
+
+@dataclass(frozen=True)
+class Pull:
+    """The pull request a pin change came from, and who reviewed it."""
+
+    number: int
+    title: str
+    url: str
+    author: str
+    merged: bool
+    reviews: tuple[tuple[str, str, str], ...]  # (user, state, submitted)
+
+    @property
+    def approved_by(self) -> list[str]:
+        latest: dict[str, str] = {}
+        for user, state, _ in self.reviews:  # a reviewer's last word counts
+            if state != "COMMENTED":
+                latest[user] = state
+        return sorted(u for u, s in latest.items() if s == "APPROVED")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"number": self.number, "title": self.title, "url": self.url, "author": self.author,
+                "merged": self.merged, "approved_by": self.approved_by,
+                "reviews": [{"user": u, "state": s, "submitted": t} for u, s, t in self.reviews]}
+
+
+@dataclass(frozen=True)
+class PinEvent:
+    """One commit that changed a pin: ``before`` → ``after`` in ``environment``."""
+
+    environment: str
+    before: str | None
+    after: str | None
+    commit: str
+    date: str
+    author: str
+    subject: str
+    rollback: bool
+    pull: Pull | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"environment": self.environment, "before": self.before, "after": self.after, "commit": self.commit,
+                "date": self.date, "author": self.author, "subject": self.subject, "rollback": self.rollback,
+                "pull_request": self.pull.to_dict() if self.pull else None}
+
+
+@dataclass
+class Explanation:
+    model: str
+    version: str
+    environment: str | None  # None: MODEL@VERSION asked directly
+    record: VersionRecord
+    record_file: str
+    pinned_by: PinEvent | None = None
+    gates: tuple[GateResult, ...] = ()
+    baseline: str | None = None  # the version the gates compared against (the one it replaced)
+    path: list[PinEvent] = field(default_factory=list)  # where it was pinned, in promotion order
+    pinned_in: list[str] = field(default_factory=list)  # where it runs now
+    history: list[PinEvent] = field(default_factory=list)  # the environment's recent pin changes
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return all(g.passed for g in self.gates)
+
+    def to_dict(self) -> dict[str, Any]:
+        r = self.record
+        return {
+            "model": self.model, "version": self.version, "environment": self.environment,
+            "record": {"file": self.record_file, "created": r.created, "parent": r.parent,
+                       "artifact": {"digest": r.artifact.digest, "uri": r.artifact.uri, "format": r.artifact.format},
+                       "data": {"path": r.data.path, "md5": r.data.md5, "rows": r.data.rows},
+                       "code": {"commit": r.code.commit, "dirty": r.code.dirty,
+                                "model_py_sha256": r.code.model_py_sha256},
+                       "params": r.params, "metrics": r.metrics, "seed": r.seed,
+                       "software": {"python": r.environment.python, "torch": r.environment.torch,
+                                    "mlops": r.environment.mlops, "device": r.environment.device}},
+            "pinned_by": self.pinned_by.to_dict() if self.pinned_by else None,
+            "gates": {"passed": self.passed, "baseline": self.baseline,
+                      "results": [{"name": g.name, "metric": g.metric, "rule": g.rule, "passed": g.passed,
+                                   "reason": g.reason} for g in self.gates]},
+            "promotion_path": [e.to_dict() for e in self.path], "pinned_in": self.pinned_in,
+            "history": [e.to_dict() for e in self.history], "notes": self.notes,
+        }
+
+
+class _Pulls:
+    """Pull requests per commit and their reviews, each asked of the forge once."""
+
+    def __init__(self, forge: Forge | None, notes: list[str]) -> None:
+        self.forge, self.notes = forge, notes
+        self.cache: dict[str, Pull | None] = {}
+
+    def of(self, sha: str) -> Pull | None:
+        if self.forge is None:
+            return None
+        if sha not in self.cache:
+            self.cache[sha] = self._read(sha)
+        return self.cache[sha]
+
+    def _read(self, sha: str) -> Pull | None:
+        assert self.forge is not None
+        try:
+            pulls = self.forge.prs_for_commit(sha)
+            pr: PullRequest | None = next((p for p in pulls if p.merged), pulls[0] if pulls else None)
+            if pr is None:
+                return None
+            reviews = tuple((r.user, r.state, r.submitted) for r in self.forge.reviews(pr.number))
+        except ForgeError as exc:  # the forge is a bonus; git alone still answers
+            self.notes.append(f"the forge did not answer ({exc}); pull requests left out")
+            self.forge = None
+            return None
+        return Pull(pr.number, pr.title, pr.url, pr.author, pr.merged, reviews)
+
+
+def _event(change: PinChange, pulls: _Pulls) -> PinEvent:
+    c = change.commit
+    return PinEvent(change.environment, change.before, change.after, c.sha, c.committed, c.author.name, c.subject,
+                    change.is_rollback, pulls.of(c.sha))
+
+
+def explain(repo: Repository, scm: Scm | None, forge: Forge | None, model: str, *, environment: str | None = None,
+            version: str | None = None) -> Explanation:
+    """Explain the version pinned in ``environment`` (or ``version`` itself) of ``model``."""
+    spec = repo.require_model(model).spec
+    notes: list[str] = []
+    if environment is not None:
+        env = repo.require_environment(environment).spec
+        pin = env.pin(model)
+        if pin is None:
+            pinned = [e for e in repo.promotion_order() or sorted(repo.environments)
+                      if repo.environment(e).pin(model) is not None]
+            where = f"pinned in {', '.join(pinned)}" if pinned else "pinned nowhere"
+            raise UserError(repo.require_environment(environment).doc.problem(
+                ("pins",), f"{model} is not pinned in {environment} ({where}); expected an environment that pins "
+                           f"it, or `mlops explain {model}@VERSION`"))
+        version = pin.version
+    assert version is not None
+    load_records(repo, model, {version})
+    if version not in repo.records.get(model, {}):  # the error lists the versions there are: read their names
+        load_records(repo, model, {p.stem for p in (repo.root / "models" / model / "versions").glob("*.yaml")})
+    record = repo.require_record((model, version)).spec
+    out = Explanation(model, version, environment, record, record_path(model, version), notes=notes)
+    order = repo.promotion_order() or sorted(repo.environments)
+    out.pinned_in = [e for e in order if (p := repo.environment(e).pin(model)) is not None and p.version == version]
+    if scm is None:
+        notes.append("not a git repository: no pin history, pull requests or reviews")
+        return out
+    pulls = _Pulls(forge, notes)
+    if environment is not None:
+        out.history = [_event(c, pulls) for c in islice(iter_pin_changes(scm, environment, model, limit=SEARCH),
+                                                        HISTORY)]
+    for env_name in order:
+        newest = arrival = None  # the change that pinned it last (why it runs now); the one that brought it here
+        for change in iter_pin_changes(scm, env_name, model, limit=SEARCH, version=version):
+            if change.after == version:
+                newest = newest or change
+                if not change.is_rollback:
+                    arrival = change
+                    break
+        if newest is not None:
+            out.path.append(_event(arrival or newest, pulls))
+            if env_name == environment:
+                out.pinned_by = _event(newest, pulls)
+    if environment is not None:
+        baseline = out.pinned_by.before if out.pinned_by else None
+        base_metrics = None
+        if baseline:
+            load_records(repo, model, {baseline})
+            base_record = repo.records.get(model, {}).get(baseline)
+            base_metrics = dict(base_record.spec.metrics) if base_record else None
+        out.baseline = baseline if base_metrics is not None else None
+        out.gates = judge(gates_for(spec, repo.environment(environment)), dict(record.metrics), base_metrics)
+        if out.pinned_by is None:
+            notes.append(f"no commit in the last {SEARCH} changes of environments/{environment}.yaml pinned "
+                         f"{version}; the pin is older, or the history is shallow (fetch-depth: 0)")
+    return out
