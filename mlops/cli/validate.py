@@ -1,5 +1,8 @@
 """Check every model spec, environment and version record, and the rules across them.
 
+A committed .github/CODEOWNERS must be what `mlops codeowners` writes
+(a missing one is fine), and .github/mlops.yaml, when there is one, must be valid.
+
 Every problem is printed at once, one per line, as path:line:col: message. Exit status: 0 valid,
 1 invalid input, 2 usage error. Under GitHub Actions the problems are also annotations on the PR
 and a table in the step summary.

@@ -141,6 +141,9 @@ def parse(text: str, path: str) -> Document:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         reason = exc.problem or exc.context or "invalid YAML"
+        char = text[mark.index:mark.index + 1] if mark else ""
+        if reason == "found character that cannot start any token" and char in ("@", "`"):
+            reason = f"{char!r} cannot start a plain YAML value; expected it quoted (e.g. \"@octocat\")"
         raise UserError(Problem(path, line, col, f"YAML syntax error: {reason}")) from None
     except yaml.reader.ReaderError as exc:
         before = text[: exc.position]

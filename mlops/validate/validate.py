@@ -7,6 +7,7 @@ from pathlib import Path
 
 from mlops.core.checks import check_repository
 from mlops.core.errors import Problem, UserError, no_model_named
+from mlops.core.owners import codeowners_problems
 from mlops.core.repo import Repository, load_repository
 
 
@@ -40,6 +41,7 @@ def validate(root: Path, models: set[str] | None = None) -> Validation:
         problems.extend(Problem("models", 1, 1, no_model_named(m, repo.model_dirs))
                         for m in missing)
     problems.extend(check_repository(repo))
+    problems.extend(codeowners_problems(repo, compare=models is None))  # a stale .github/CODEOWNERS
     return Validation(repo, sorted(set(problems)))
 
 

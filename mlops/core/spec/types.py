@@ -10,7 +10,10 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
 from mlops.core import cron
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_OWNER = re.compile(r"^@?[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})(?:/[A-Za-z0-9][A-Za-z0-9._-]*)?$")
+_ACCOUNT = re.compile(r"[A-Za-z0-9](?:-?[A-Za-z0-9])*")  # a GitHub user or organisation: single hyphens inside
+_TEAM_SLUG = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+_EMAIL = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+                    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+")
 _VERSION = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
 _QUANTITY = re.compile(r"^(?:\d+(?:\.\d+)?|\.\d+)(?:[eE][+-]?\d+|m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$")
 _K8S_VERSION = re.compile(r"^1\.(\d+)$")
@@ -42,10 +45,29 @@ def _dns_label(value: str) -> str:
     return value
 
 
+def is_email(owner: str) -> bool:
+    """Whether ``owner`` is an e-mail address (an ``@`` after the first character)."""
+    return "@" in owner[1:]
+
+
 def _owner(value: str) -> str:
-    if not _OWNER.match(value):
-        raise ValueError(f"{value!r} is not a GitHub user or 'org/team'")
+    if is_email(value):
+        valid = len(value) <= 254 and bool(_EMAIL.fullmatch(value))
+    else:
+        account, slash, team = value.removeprefix("@").partition("/")
+        valid = (len(account) <= 39 and bool(_ACCOUNT.fullmatch(account))
+                 and (not slash or (len(team) <= 255 and bool(_TEAM_SLUG.fullmatch(team)))))
+    if not valid:
+        raise ValueError(f"{value!r} is not a GitHub user or 'org/team' (nor an e-mail address); expected a user "
+                         "like octocat (1-39 letters, digits or single hyphens, not starting or ending with '-'), "
+                         "a team like my-org/my-team, or an e-mail address; the '@' is optional (in YAML quote "
+                         "it: \"@octocat\")")
     return value
+
+
+def github_owner(owner: str) -> str:
+    """``owner`` as CODEOWNERS writes it: ``@user``, ``@org/team`` or the e-mail address as is."""
+    return owner if is_email(owner) else "@" + owner.removeprefix("@")
 
 
 def _version(value: str) -> str:

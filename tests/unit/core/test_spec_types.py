@@ -18,6 +18,7 @@ from mlops.core.spec.types import (
     Sha256,
     Strict,
     VersionId,
+    github_owner,
 )
 
 
@@ -52,14 +53,23 @@ def test_dns_label_refused(value: str) -> None:
     assert "is not a DNS-1123 label; expected lower-case letters" in refusal("label", value)
 
 
-@pytest.mark.parametrize("value", ["alice", "@alice", "ml-platform/tabular", "org/team.name", "A1"])
-def test_owner_ok(value: str) -> None:
+@pytest.mark.parametrize(("value", "written"), [
+    ("alice", "@alice"), ("@alice", "@alice"), ("ml-platform/tabular", "@ml-platform/tabular"),
+    ("@org/team.name", "@org/team.name"), ("A1", "@A1"), ("a-b-c", "@a-b-c"), ("x" * 39, "@" + "x" * 39),
+    ("org/team_x", "@org/team_x"), ("ana@example.com", "ana@example.com"), ("a.b+c@mail.example.org", None),
+])
+def test_owner_ok(value: str, written: str | None) -> None:
     assert accepts("owner", value) == value
+    assert github_owner(value) == (written or value)
 
 
-@pytest.mark.parametrize("value", ["", "a b", "-x", "org/", "a/b/c", "x" * 40])
+@pytest.mark.parametrize("value", ["", "a b", "-x", "x-", "a--b", "org/", "a/b/c", "x" * 40, "@", "@@a", "@-a/b",
+                                   "org/-team", "alice\n", "ana@", "ana@example", "ana@ex..com", "@ana@example.com"])
 def test_owner_refused(value: str) -> None:
-    assert "is not a GitHub user or 'org/team'" in refusal("owner", value)
+    message = refusal("owner", value)
+    assert "is not a GitHub user or 'org/team' (nor an e-mail address); expected a user like octocat (1-39 " \
+           "letters, digits or single hyphens, not starting or ending with '-'), a team like my-org/my-team, or " \
+           "an e-mail address" in message
 
 
 @pytest.mark.parametrize("value", ["20250101-abcdef12", "v1", "1.2.3"])
