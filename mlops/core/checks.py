@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
-from mlops.core import dvcmeta
+from mlops.core import contract, dvcmeta
 from mlops.core.errors import Problem, UserError
 from mlops.core.repo import ENVIRONMENTS, ROOT_ENVIRONMENT, Loaded, Repository
 from mlops.core.spec.model import CLASSIFICATION_METRICS, REGRESSION_METRICS, Gate, ModelSpec
@@ -84,11 +84,11 @@ def _user_code(repo: Repository, name: str, loaded: Loaded[ModelSpec]) -> Iterat
     except (RecursionError, MemoryError):
         yield Problem(rel, 1, 1, "nested too deeply to parse; expected plain Python source")
         return
-    yield from _contract(rel, tree)
+    yield from _contract(rel, tree, loaded)
 
 
-def _contract(rel: str, tree: ast.Module) -> Iterator[Problem]:
-    """Top-level names the module binds, and ``build``'s arity when it is a plain function."""
+def _contract(rel: str, tree: ast.Module, loaded: Loaded[ModelSpec]) -> Iterator[Problem]:
+    """Top-level names the module binds, ``build``'s arity when it is a plain function, and what it reads."""
     bound: dict[str, ast.AST] = {}
     for node in tree.body:
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
@@ -108,6 +108,8 @@ def _contract(rel: str, tree: ast.Module) -> Iterator[Problem]:
         elif isinstance(found, ast.FunctionDef) and not _takes_three(found.args):
             yield Problem(rel, found.lineno, found.col_offset + 1,
                           f"{fn}() must accept (params, n_features, n_outputs); expected three positional parameters")
+        elif isinstance(found, ast.FunctionDef) and fn == "build":
+            yield from contract.problems(rel, tree, found, loaded.doc, loaded.spec.params)
         elif isinstance(found, ast.AsyncFunctionDef):
             yield Problem(rel, found.lineno, found.col_offset + 1,
                           f"{fn}() is async; expected a plain function {fn}(params, n_features, n_outputs)")

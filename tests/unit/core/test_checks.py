@@ -121,6 +121,7 @@ def test_user_code_contract(example_repo: Path, source: bytes, expected: str) ->
     "class build:\n    def __init__(self, params, n_features, n_outputs):\n        pass\n",
 ])
 def test_user_code_contract_accepts(example_repo: Path, source: str) -> None:
+    edit(example_repo, MODEL, "params:\n  hidden: [32, 16]\n  dropout: 0.1\n", "")  # these builders read none
     (example_repo / CODE).write_text(source)
     assert found(example_repo) == []
 
