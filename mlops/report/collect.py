@@ -50,6 +50,8 @@ class ReportData:
     manifest_unified: str = ""
     manifest_note: str = ""  # why the manifest section is missing
     notes: list[str] = field(default_factory=list)
+    loosened: list[str] = field(default_factory=list)  # `path:line:col: loosens …`, each needing governance
+    governance: str | None = None  # the team whose approval a loosening needs (None: none named)
 
 
 def read_verdicts(directory: Path) -> dict[tuple[str, str], Verdict]:
@@ -154,5 +156,11 @@ def collect(repo: Repository, verdicts: Mapping[tuple[str, str], Verdict], base:
     if base is None:
         return ReportData(models, head, "", None, None, "", "no base revision to compare with (pass --base)", notes)
     assert scm is not None
+    from mlops.core.owners import load_governance
+    from mlops.gitops.guard import loosened_since
+
     lines, unified, note = manifest_summary(repo.root, base)
-    return ReportData(models, head, base, data_change(scm, base), lines, unified, note, notes)
+    loosened = [str(p) for p in loosened_since(repo.root, base)]
+    team = load_governance(repo.root)[0]
+    return ReportData(models, head, base, data_change(scm, base), lines, unified, note, notes, loosened,
+                      team.team if team else None)

@@ -255,9 +255,21 @@ def manifest_section(data: ReportData) -> list[str]:
     return lines
 
 
+def loosened_section(data: ReportData) -> list[str]:
+    """A rule this pull request loosens, at the top: `mlops/gates` stays pending until governance approves."""
+    if not data.loosened:
+        return []
+    who = f"a member of {code(data.governance)}" if data.governance else \
+        "the governance team (none is named: add `governance.team` to `.github/mlops.yaml`)"
+    return ["> [!WARNING]", f"> **This pull request loosens {len(data.loosened)} rule(s).** The `mlops/gates` "
+            f"status stays pending until {who} approves it.", ">",
+            *(f"> - {code(item)}" for item in data.loosened), ""]
+
+
 def render(data: ReportData) -> str:
     _, headline = overall(data)
     lines = [MARKER, "## mlops report", ""]
+    lines += loosened_section(data)
     if data.models:
         lines += [headline, ""]
     else:

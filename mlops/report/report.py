@@ -203,8 +203,28 @@ def _status(request: ReportRequest, forge: Forge, env: Mapping[str, str]) -> Pub
         description = short_description(request.failure)
     else:
         state, description = gate_status(_valid_repo(request.root), _verdicts(request))
+        if state == "success":
+            state, description = _guarded(request, forge, env, sha, description)
     forge.set_status(sha, state, STATUS_CONTEXT, description, run_url(env))
     return Published("", (f"{STATUS_CONTEXT} = {state} on {sha[:12]}: {description}",))
+
+
+def _guarded(request: ReportRequest, forge: Forge, env: Mapping[str, str], sha: str,
+             description: str) -> tuple[StatusState, str]:
+    """Passing gates are not enough when the pull request loosens a rule: pending until governance approves."""
+    from mlops.gitops.guard import governance_approval, loosened_since
+
+    scm = try_open_scm(request.root)
+    event = read_event(env)
+    base = resolve_base(scm, request.base, env, event.base_sha if event else None)
+    loosened = loosened_since(request.root, base) if base else []
+    if not loosened:
+        return "success", description
+    target = find_target(scm, forge, parse_pr(request.pr), env)
+    approval = governance_approval(request.root, forge, target.pr, sha)
+    if not approval.approved:
+        return "pending", short_description(f"loosens {len(loosened)} rule(s): {approval.reason}")
+    return "success", short_description(f"{description}; loosening {approval.reason}")
 
 
 def _fork_notice(request: ReportRequest, forge: Forge, scm: Scm | None, env: Mapping[str, str]) -> Published:

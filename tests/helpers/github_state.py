@@ -33,6 +33,7 @@ class Repo:
     pulls: dict[int, dict[str, Any]] = field(default_factory=dict)
     issues: dict[int, dict[str, Any]] = field(default_factory=dict)
     deployments: list[dict[str, Any]] = field(default_factory=list)
+    teams: dict[str, list[str]] = field(default_factory=dict)  # "org/slug" → member logins
     identity: str = BOT
 
     def commit(self, files: dict[str, bytes], parents: list[str], message: str, author: str = "octocat") -> str:
@@ -238,6 +239,14 @@ def create_deployment_status(server: ContractServer, s: Repo, params: dict[str, 
     return 201, {}, {"id": len(d["statuses"]), "state": body["state"], "description": body.get("description")}
 
 
+def team_members(server: ContractServer, s: Repo, params: dict[str, str], query: dict[str, str],
+                 body: Any) -> Answer:
+    members = s.teams.get(f"{params['org']}/{params['team_slug']}")
+    if members is None:
+        raise Refusal(404)
+    return 200, {}, [_user(server, login) for login in members]
+
+
 def get_content(server: ContractServer, s: Repo, params: dict[str, str], query: dict[str, str], body: Any) -> Answer:
     import base64
     ref = query.get("ref", "main")
@@ -251,7 +260,7 @@ def get_content(server: ContractServer, s: Repo, params: dict[str, str], query: 
 
 
 HANDLERS = {
-    "repos/get-content": get_content,
+    "repos/get-content": get_content, "teams/list-members-in-org": team_members,
     "git/get-ref": get_ref, "git/create-ref": create_ref, "git/update-ref": update_ref,
     "git/get-commit": get_git_commit, "git/create-blob": create_blob, "git/create-tree": create_tree,
     "git/create-commit": create_commit, "repos/get-commit": get_commit, "pulls/get": get_pull,

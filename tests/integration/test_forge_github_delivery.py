@@ -103,3 +103,11 @@ def test_deployments_and_their_statuses(client: GitHubForge, gh: tuple[cs.Contra
     assert d["environment"] == "prod" and d["production_environment"] is True
     assert d["statuses"] == [{"state": "success", "description": "smoke test passed", "auto_inactive": True,
                               "log_url": "https://ci/run/1"}]
+
+
+def test_team_members_are_read_from_github(client: GitHubForge, gh: tuple[cs.ContractServer, Repo]) -> None:
+    _, repo = gh
+    repo.teams["acme/ml-governance"] = ["alice", "bob"]
+    assert client.team_members("@acme/ml-governance") == {"alice", "bob"}
+    assert client.team_members("@acme/nobody") is None  # unknown team, or a token without Members: read
+    assert client.team_members("@alice") is None  # a user, not a team

@@ -123,6 +123,10 @@ class Forge(Protocol):
         """Pull requests that contain ``sha`` (merged or open)."""
         ...
 
+    def team_members(self, team: str) -> set[str] | None:
+        """The logins of ``@org/team``'s members; None when the forge cannot tell (no such team, no permission)."""
+        ...
+
     def commit_files(self, branch: str, files: Mapping[str, bytes | None], message: str, *, parent: str,
                      reset: bool = False) -> str:
         """Commit ``files`` (None deletes) on ``branch`` as :attr:`identity`, on top of ``parent``.

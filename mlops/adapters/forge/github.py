@@ -45,6 +45,7 @@ OPERATIONS: dict[str, tuple[str, str]] = {
     "repos/create-deployment": ("/repos/{owner}/{repo}/deployments", "post"),
     "repos/create-deployment-status": ("/repos/{owner}/{repo}/deployments/{deployment_id}/statuses", "post"),
     "repos/list-deployments": ("/repos/{owner}/{repo}/deployments", "get"),
+    "teams/list-members-in-org": ("/orgs/{org}/teams/{team_slug}/members", "get"),
 }
 _SHA = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
 
@@ -127,6 +128,18 @@ class GitHubForge(GitHubHttp):
 
     def prs_for_commit(self, sha: str) -> list[PullRequest]:
         return [_pull(item) for item in self._pages(self._path("commits", sha, "pulls"), {})]
+
+    def team_members(self, team: str) -> set[str] | None:
+        org, sep, slug = team.removeprefix("@").partition("/")
+        if not sep:
+            return None
+        url = f"/orgs/{quote(org, safe='')}/teams/{quote(slug, safe='')}/members"
+        try:  # needs the App's organization permission "Members: read"; without it GitHub answers 403 or 404
+            return {str((item or {}).get("login", "")) for item in self._pages(url, {})} - {""}
+        except ForgeError as exc:
+            if exc.status in (403, 404):
+                return None
+            raise
 
     # -- commits the bot makes: through the API, so GitHub signs them as the App ------------------------
 

@@ -248,6 +248,12 @@ class LocalForge:
         return [Review(r["user"], r["state"], r.get("commit", ""), r.get("submitted", ""))
                 for r in self._load("pulls", number).get("reviews", [])]
 
+    def team_members(self, team: str) -> set[str] | None:
+        """From ``.mlops/forge/teams.json`` (``{"@org/team": ["login", …]}``), which a person writes."""
+        path = self.dir / "teams.json"
+        members = json.loads(path.read_text("utf-8")).get(team) if path.is_file() else None
+        return {str(m) for m in members} if isinstance(members, list) else None
+
     def prs_for_commit(self, sha: str) -> list[PullRequest]:
         return [self._pull(p) for p in self.pulls() if sha in (p.get("head_sha"), p.get("merge_sha"))
                 or sha in p.get("commits", [])]
