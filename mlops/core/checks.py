@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from mlops.core import contract, dvcmeta
 from mlops.core.errors import Problem, UserError
 from mlops.core.repo import ENVIRONMENTS, ROOT_ENVIRONMENT, Loaded, Repository
+from mlops.core.slicecheck import check_slices
 from mlops.core.spec.model import CLASSIFICATION_METRICS, REGRESSION_METRICS, Gate, ModelSpec
 from mlops.core.yamlpos import Document
 
@@ -28,6 +29,7 @@ def check_model(repo: Repository, name: str, loaded: Loaded[ModelSpec]) -> Itera
             yield doc.problem(("evaluation", "metrics", i),
                               f"metric {metric!r} does not apply to {spec.task}; expected one of {sorted(allowed)}")
     yield from _gates(doc, ("evaluation", "gates"), spec.evaluation.gates, spec)
+    yield from check_slices(doc, spec)
     if spec.serving.input.size != len(spec.data.features):
         yield doc.problem(("serving", "input", "shape"),
                           f"serving.input.shape {spec.serving.input.shape} holds {spec.serving.input.size} values "

@@ -28,6 +28,7 @@ from typing import Any
 from mlops.core.confidence import EPS, Bootstrap, Confidence, Interval, clearance, confidence, confident, regression
 from mlops.core.spec.environment import Environment
 from mlops.core.spec.model import Gate, ModelSpec
+from mlops.core.spec.record import SliceMetrics
 
 __all__ = ["EPS", "KIND", "Confidence", "GateResult", "Subject", "Verdict", "check_gate", "clearance", "confidence",
            "confident", "fmt", "fmt_interval", "gates_for", "judge", "rule_text"]
@@ -79,6 +80,7 @@ class GateResult:
     value_high: float | None = None
     delta_low: float | None = None  # 95 % interval of delta (paired bootstrap)
     delta_high: float | None = None
+    worst_slice: str | None = None  # a slice gate: the slice that decided (the worst one)
 
 
 def check_gate(gate: Gate, candidate: Mapping[str, float], baseline: Mapping[str, float] | None,
@@ -160,25 +162,29 @@ def _intervals(data: Mapping[str, Any] | None) -> dict[str, Interval]:
 @dataclass(frozen=True)
 class Subject:
     """A version and the metrics used for it: ``evaluated`` now, or taken from its ``record``; ``intervals``: the
-    metrics' 95 % intervals when it was scored on the test rows."""
+    metrics' 95 % intervals when it was scored on the test rows; ``slices``: its metrics per slice of
+    ``evaluation.slices`` (measured with it, or from its record)."""
 
     version: str
     metrics: dict[str, float]
     source: str = "evaluated"
     record_metrics: dict[str, float] = field(default_factory=dict)
     intervals: dict[str, Interval] = field(default_factory=dict)
+    slices: dict[str, SliceMetrics] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {"version": self.version, "metrics": self.metrics, "source": self.source,
                 "record_metrics": self.record_metrics,
-                "intervals": {k: v.to_list() for k, v in sorted(self.intervals.items())}}
+                "intervals": {k: v.to_list() for k, v in sorted(self.intervals.items())},
+                **({"slices": {k: v.model_dump(mode="json") for k, v in self.slices.items()}} if self.slices else {})}
 
     @classmethod
     def from_dict(cls, s: Mapping[str, Any]) -> Subject:
         return cls(str(s["version"]), {str(k): float(v) for k, v in s["metrics"].items()},
                    str(s.get("source", "evaluated")),
                    {str(k): float(v) for k, v in (s.get("record_metrics") or {}).items()},
-                   _intervals(s.get("intervals")))
+                   _intervals(s.get("intervals")),
+                   {str(k): SliceMetrics.model_validate(v) for k, v in (s.get("slices") or {}).items()})
 
 
 @dataclass(frozen=True)

@@ -22,10 +22,12 @@ from mlops.adapters.artifacts import ArtifactStore, default_store
 from mlops.adapters.artifacts.loader import load_unverified_for_training
 from mlops.adapters.artifacts.signature import Signature
 from mlops.core import metrics as metric_fns
+from mlops.core.confidence import Rows
 from mlops.core.errors import Problem, UserError
 from mlops.core.lineage import hash_artifact, version_id
 from mlops.core.provenance import data_spec
 from mlops.core.repo import Repository
+from mlops.core.spec.model import ModelSpec
 from mlops.core.spec.record import VersionRecord
 from mlops.train import checkpoint, facts
 from mlops.train.context import Context, prepare, software, with_epochs
@@ -62,6 +64,7 @@ class Built:
     deterministic: bool
     resumed: bool
     seconds: float
+    slices: dict[str, Any] = field(default_factory=dict)  # the record's ``slices``: per slice of the test split
 
 
 @dataclass(frozen=True)
@@ -144,7 +147,18 @@ def build_artifact(ctx: Context, run_dir: Path, out: Path) -> Built:
     digest, files = hash_artifact(out)
     history = checkpoint.Progress.from_state(final["progress"]).history
     return Built(out, digest, files, metrics, history, bool(final["deterministic"]), resumed,
-                 time.perf_counter() - started)
+                 time.perf_counter() - started, slice_metrics(spec, table.features, x_test, y_test, outputs))
+
+
+def slice_metrics(spec: ModelSpec, features: list[str], x: Any, y: Any, outputs: Any) -> dict[str, Any]:
+    """Every metric of ``evaluation.metrics`` on each slice of the test split, with its 95 % interval (the
+    overall metrics' bootstrap settings); empty when the spec names no slices."""
+    if not spec.evaluation.slices:
+        return {}
+    from mlops.core import slices
+
+    where = slices.masks(spec.evaluation.slices, features, x)
+    return slices.recorded(slices.measure(spec.evaluation.metrics, [Rows(y, outputs)], where)[0])
 
 
 def record_body(ctx: Context, built: Built, version: str, uri: str, created: datetime,
@@ -161,7 +175,7 @@ def record_body(ctx: Context, built: Built, version: str, uri: str, created: dat
         "params": spec.model_dump(mode="json")["params"], "training": spec.training.model_dump(mode="json"),
         "seed": spec.training.seed, "metrics": built.metrics,
         "evaluation_data": {"path": spec.data.path, "md5": ctx.data_md5, "rows": {"test": table.rows["test"]}},
-        "history": built.history,
+        "history": built.history, **({"slices": built.slices} if built.slices else {}),
         "environment": {**software(), "device": place.device, "cpu": facts.cpu_model(), "gpu": gpu,
                         "runner": facts.runner_name(), "threads": place.threads, "precision": place.precision,
                         "processes": place.world_size, "deterministic": built.deterministic},

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from mlops.core.spec.types import Cron, DnsLabel, FieldError, Owner, Quantity, RelativePy, Strict
+from mlops.core.spec.types import Cron, DnsLabel, FieldError, Owner, Quantity, RelativePy, SliceExpression, Strict
 
 Dtype = Literal["float32", "float64", "int32", "int64", "bool"]
 Datatype = Literal["FP32", "FP64", "INT32", "INT64", "BOOL"]
@@ -98,9 +98,67 @@ class Gate(Strict):
         return self
 
 
+class Slice(Strict):
+    """A named subset of the test rows: a column's ``values``, a ``range`` [lo, hi) of it, or a ``where``
+    expression over the features (see :mod:`mlops.core.sliceexpr`)."""
+
+    name: DnsLabel
+    column: str | None = Field(None, description="the feature column of values or range")
+    values: list[float | bool] | None = Field(None, min_length=1, description="rows whose column is one of these")
+    range: list[float] | None = Field(None, min_length=2, max_length=2, description="[lo, hi]: rows with lo ≤ "
+                                      "column < hi (.inf or -.inf for an open end)")
+    where: SliceExpression | None = Field(None, description="a condition over feature names, e.g. "
+                                          "'mean_radius >= 15 and mean_texture < 20'")
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Slice:
+        kinds = [k for k in ("values", "range", "where") if getattr(self, k) is not None]
+        if len(kinds) != 1:
+            raise ValueError(f"slice {self.name!r} sets {' and '.join(kinds) or 'no rule'}; expected exactly one "
+                             "of values or range (with column), or where")
+        if self.where is not None and self.column is not None:
+            raise FieldError("column", f"slice {self.name!r} has a where expression, which names its own columns; "
+                             "expected no column")
+        if self.where is None and self.column is None:
+            raise ValueError(f"slice {self.name!r} sets {kinds[0]} but no column; expected column: <a feature>")
+        if self.range is not None:
+            low, high = self.range
+            if math.isnan(low) or math.isnan(high) or not low < high:
+                raise FieldError("range", f"range [{low:g}, {high:g}] is empty; expected [lo, hi] with lo < hi")
+        return self
+
+
+class SliceGate(Strict):
+    """A rule over slices: every slice's metric at least ``min_per_slice`` (or at most ``max_per_slice``), or
+    the gap between the best and the worst slice at most ``max_gap``. Exactly one rule per gate."""
+
+    name: DnsLabel
+    metric: Metric
+    min_per_slice: float | None = None
+    max_per_slice: float | None = None
+    max_gap: float | None = Field(None, ge=0, description="largest allowed best − worst difference between slices")
+    slices: list[DnsLabel] = Field(default_factory=list, description="the slices it judges (default: all)")
+    min_rows: int = Field(20, ge=1, description="a slice with fewer test rows is not judged, and the gate says so")
+    judge: Literal["point", "bound"] = Field(
+        "point", description="point: the measured values decide; bound: the pessimistic end of the 95 % "
+                             "interval of the worst slice's value (or of the gap) must clear the rule")
+
+    @model_validator(mode="after")
+    def _one_rule(self) -> SliceGate:
+        rules = [r for r in ("min_per_slice", "max_per_slice", "max_gap") if getattr(self, r) is not None]
+        if len(rules) != 1:
+            raise ValueError(f"slice gate {self.name!r} sets {' and '.join(rules) or 'no rule'}; expected exactly "
+                             "one of min_per_slice, max_per_slice or max_gap (write a gate per rule)")
+        return self
+
+
 class Evaluation(Strict):
     metrics: list[Metric] = Field(min_length=1)
     gates: list[Gate] = Field(default_factory=list)
+    slices: list[Slice] = Field(default_factory=list, description="named subsets of the test rows: each metric "
+                                "is also measured per slice, with a bootstrap interval, into the version record")
+    slice_gates: list[SliceGate] = Field(default_factory=list, description="rules over the slices: a bound every "
+                                         "slice must meet, or the largest gap between the best and worst slice")
 
 
 class TensorSpec(Strict):

@@ -49,6 +49,15 @@ class Environment_(Strict):
     deterministic: bool = Field(True, description="torch deterministic algorithms were enforced")
 
 
+class SliceMetrics(Strict):
+    """One slice of ``evaluation.slices`` on the test split: its rows, each metric, and the metric's 95 %
+    interval (percentile bootstrap over the slice's rows; none for an empty slice)."""
+
+    rows: int = Field(ge=0)
+    metrics: dict[str, float] = Field(default_factory=dict)
+    intervals: dict[str, list[float]] = Field(default_factory=dict, description="metric → [low, high]")
+
+
 class VersionRecord(Strict):
     apiVersion: str = "mlops/v1"  # the YAML key
     kind: str = "VersionRecord"
@@ -69,12 +78,16 @@ class VersionRecord(Strict):
     metrics: dict[str, float]
     evaluation_data: DataVersion
     history: dict[str, list[float]] = Field(default_factory=dict)
+    slices: dict[str, SliceMetrics] = Field(default_factory=dict, description="per slice of evaluation.slices: "
+                                            "rows, metrics and intervals on the test split (absent before slices)")
     environment: Environment_
     duration_s: float
     record_digest: Sha256
 
     def body(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", exclude={"record_digest"})
+        """The record without its digest; ``slices`` only when there are any (records of models without slices
+        read and hash exactly as before slices existed)."""
+        return self.model_dump(mode="json", exclude={"record_digest"} | (set() if self.slices else {"slices"}))
 
 
 def record_digest(body: dict[str, Any]) -> str:

@@ -122,6 +122,16 @@ def _relative_py(value: str) -> str:
     return value
 
 
+def _slice_expression(value: str) -> str:
+    from mlops.core.sliceexpr import ExpressionError, parse
+
+    try:
+        parse(value)
+    except ExpressionError as exc:
+        raise ValueError(f"{value!r} is not an allowed slice expression: {exc}") from None
+    return value
+
+
 def _sha256(value: str) -> str:
     if not _SHA256.match(value):
         raise ValueError(f"{value!r} is not a digest; expected 'sha256:' and 64 hex digits")
@@ -136,3 +146,4 @@ K8sVersion = Annotated[str, BeforeValidator(_k8s_version_type), AfterValidator(_
 Cron = Annotated[str, AfterValidator(_cron)]
 Sha256 = Annotated[str, AfterValidator(_sha256)]
 RelativePy = Annotated[str, AfterValidator(_relative_py)]
+SliceExpression = Annotated[str, AfterValidator(_slice_expression)]
