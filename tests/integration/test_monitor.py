@@ -102,7 +102,10 @@ def test_drift_after_hysteresis_opens_one_retraining_pr_with_a_new_data_version(
     assert history["runs"][-1]["acted"] == "retraining PR #1"
 
     log_traffic(repo, SINK, v, inverted[:200], start=T0.replace(hour=12), prefix="d")
-    fourth = monitor(repo, now="2026-12-02T06:00:00Z")
+    cooling = monitor(repo, now="2026-12-02T06:00:00Z")  # within monitoring.cooldown_hours (24) of acting
+    assert "cooling down after retraining PR #1" in cooling.out and len(forge.pulls()) == 1
+    log_traffic(repo, SINK, v, inverted[200:400], start=T0.replace(hour=13), prefix="e")
+    fourth = monitor(repo, now="2026-12-03T06:00:00Z")  # after it: the open PR still holds retraining back
     assert "retraining PR #1 is already open" in fourth.out and len(forge.pulls()) == 1
 
 

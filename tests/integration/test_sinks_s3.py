@@ -145,7 +145,9 @@ def test_labels_ingest_with_env_writes_to_the_environments_bucket(s3: dict[str, 
     import s3fs
 
     prod = example_repo / "environments" / "prod.yaml"
-    prod.write_text(prod.read_text() + f"monitoring:\n  labels: s3://{BUCKET}/env-labels\n")
+    text = prod.read_text()
+    assert "  labels: s3://mlops-prod-data/labels\n" in text
+    prod.write_text(text.replace("  labels: s3://mlops-prod-data/labels\n", f"  labels: s3://{BUCKET}/env-labels\n"))
     (tmp_path / "labels.jsonl").write_text('{"request_id": "a", "label": 3}\n')
     result = run_cli("labels", "ingest", str(tmp_path / "labels.jsonl"), "--model", MODEL, "--env", "prod",
                      "--repo", str(example_repo), env={**os.environ, **s3})

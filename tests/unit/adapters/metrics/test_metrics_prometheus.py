@@ -180,6 +180,9 @@ def test_windows_and_scopes() -> None:
         window_seconds(0)
     from mlops.core.spec.environment import Environment
 
-    cluster = Environment(name="prod", target="kubernetes", kubernetes={"version": "1.31", "namespace": "ml"})
+    cluster = Environment(name="prod", target="kubernetes", kubernetes={"version": "1.31", "namespace": "ml"},
+                          delivery={"mode": "push"})
     assert environment_scope(cluster, "m", "v") == Scope("m", "v", {"namespace": "ml"})
+    served_here = Environment(name="dev", target="kubernetes", kubernetes={"version": "1.31", "namespace": "ml"})
+    assert environment_scope(served_here, "m", "v") == Scope("m", "v", {})  # delivery local: this machine
     assert environment_scope(Environment(name="dev", target="local"), "m", "v") == Scope("m", "v", {})
