@@ -7,12 +7,12 @@ revision and its pin of the model compared with the one before.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
+import yaml
+
 from mlops.adapters.scm import Commit, Scm
-from mlops.core import yamlpos
-from mlops.core.errors import UserError
 from mlops.core.repo import ENVIRONMENTS
 
 ROLLBACK_MARK = "mlops-rollback"  # in a commit message or PR label: a pin change that is a rollback
@@ -37,9 +37,10 @@ def _pin_at(scm: Scm, rev: str, environment: str, model: str) -> str | None:
     data = scm.read(rev, f"{ENVIRONMENTS}/{environment}.yaml")
     if data is None:
         return None
-    try:
-        pins = yamlpos.parse(data.decode("utf-8", "replace"), environment).data.get("pins") or {}
-    except (UserError, AttributeError):
+    try:  # only the pins of a file git holds: libyaml's safe loader (history reads many revisions)
+        doc = yaml.load(data, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        pins = (doc.get("pins") if isinstance(doc, dict) else None) or {}
+    except yaml.YAMLError:
         return None
     pin = pins.get(model) if isinstance(pins, dict) else None
     if isinstance(pin, dict):
@@ -73,6 +74,21 @@ def iter_pin_changes(scm: Scm, environment: str, model: str, *, rev: str = "HEAD
         if before != after:
             yield PinChange(environment, model, before, after, commit)
         after = before
+
+
+def version_changes(scm: Scm, environments: Sequence[str], model: str, version: str, *, rev: str = "HEAD",
+                    limit: int = 1000) -> dict[str, list[PinChange]]:
+    """Per environment, the commits that pinned ``model`` to or away from ``version``, newest first: one walk of
+    the first-parent history (git finds the commits that add or remove the version's text in any of the files)."""
+    paths = [f"{ENVIRONMENTS}/{env}.yaml" for env in environments]
+    found: dict[str, list[PinChange]] = {env: [] for env in environments}
+    for commit in scm.log(paths, rev=rev, max_count=limit, first_parent=True, containing=version):
+        for env in environments:
+            after = _pin_at(scm, commit.sha, env, model)
+            before = _pin_at(scm, commit.parents[0], env, model) if commit.parents else None
+            if before != after and version in (before, after):
+                found[env].append(PinChange(env, model, before, after, commit))
+    return found
 
 
 def pin_changes(scm: Scm, environment: str, model: str, *, rev: str = "HEAD", limit: int = 200) -> list[PinChange]:

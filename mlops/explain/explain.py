@@ -22,10 +22,10 @@ from mlops.core.errors import UserError
 from mlops.core.policy import GateResult, gates_for, judge
 from mlops.core.repo import Repository, load_records, record_path
 from mlops.core.spec.record import VersionRecord
-from mlops.deploy.history import PinChange, iter_pin_changes
+from mlops.deploy.history import PinChange, iter_pin_changes, version_changes
 
 HISTORY = 10  # recent pin changes shown per environment
-SEARCH = 1000  # commits touching an environment file searched at most
+SEARCH = 1000  # commits that add or remove the version in an environment file, searched at most
 
 
 @dataclass(frozen=True)
@@ -176,21 +176,17 @@ def explain(repo: Repository, scm: Scm | None, forge: Forge | None, model: str, 
         notes.append("not a git repository: no pin history, pull requests or reviews")
         return out
     pulls = _Pulls(forge, notes)
-    if environment is not None:
-        out.history = [_event(c, pulls) for c in islice(iter_pin_changes(scm, environment, model, limit=SEARCH),
-                                                        HISTORY)]
-    for env_name in order:
-        newest = arrival = None  # the change that pinned it last (why it runs now); the one that brought it here
-        for change in iter_pin_changes(scm, env_name, model, limit=SEARCH, version=version):
-            if change.after == version:
-                newest = newest or change
-                if not change.is_rollback:
-                    arrival = change
-                    break
-        if newest is not None:
-            out.path.append(_event(arrival or newest, pulls))
-            if env_name == environment:
-                out.pinned_by = _event(newest, pulls)
+    if environment is not None:  # the newest changes of the environment file, whichever version they concern
+        changes = iter_pin_changes(scm, environment, model, limit=HISTORY * 5)
+        out.history = [_event(c, pulls) for c in islice(changes, HISTORY)]
+    for env_name, found in version_changes(scm, order, model, version, limit=SEARCH).items():
+        pinned_here = [c for c in found if c.after == version]  # newest first
+        if not pinned_here:
+            continue
+        arrival = next((c for c in pinned_here if not c.is_rollback), pinned_here[0])  # how it got here
+        out.path.append(_event(arrival, pulls))
+        if env_name == environment:
+            out.pinned_by = _event(pinned_here[0], pulls)  # why it runs now
     if environment is not None:
         baseline = out.pinned_by.before if out.pinned_by else None
         base_metrics = None
