@@ -17,13 +17,17 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from mlops.core.confidence import Bootstrap, Intervals, Rows, paired_bootstrap
 from mlops.core.errors import Problem, UserError
 from mlops.core.policy import Subject, Verdict, gates_for, judge
 from mlops.core.repo import Repository
 from mlops.core.spec.record import VersionRecord
+from mlops.evaluate.slicing import slice_verdict
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
 
 REL_TOL, ABS_TOL = 1e-5, 1e-6  # recomputed vs recorded metrics: float noise across devices is expected
 
@@ -35,10 +39,12 @@ class Unavailable(Exception):
 @dataclass(frozen=True)
 class Scores:
     """A version's metrics on the test split and the per-row outputs and labels they were computed from
-    (``rows``; None when the scorer has none: then there are no intervals)."""
+    (``rows``; None when the scorer has none: then there are no intervals), and which rows each slice of
+    ``evaluation.slices`` holds (``masks``: slice → bool per row; None: the records' slice metrics are used)."""
 
     metrics: dict[str, float]
     rows: Rows | None = field(default=None, compare=False)
+    masks: Mapping[str, npt.NDArray[Any]] | None = field(default=None, compare=False)
 
 
 class Scorer(Protocol):
@@ -148,15 +154,19 @@ def evaluate(repo: Repository, request: Request, scorer: Scorer, bootstrap: Boot
             except Unavailable as exc:
                 notes.append(f"baseline {base.version} could not be evaluated on the current data ({exc}); "
                              f"its record's metrics (data md5 {base.evaluation_data.md5}) are used instead")
-    found, more = intervals(names, cand, scored, bootstrap or Bootstrap())
+    config = bootstrap or Bootstrap()
+    found, more = intervals(names, cand, scored, config)
+    sliced = slice_verdict(spec, candidate, cand.rows, cand.masks, base, scored.rows if scored else None, config)
     baseline: Subject | None = None
     if base is not None:
-        baseline = (Subject(base.version, dict(base.metrics), "record", dict(base.metrics)) if scored is None else
-                    Subject(base.version, dict(scored.metrics), "evaluated", dict(base.metrics), found.baseline))
+        baseline = (Subject(base.version, dict(base.metrics), "record", dict(base.metrics), slices=sliced.baseline)
+                    if scored is None else
+                    Subject(base.version, dict(scored.metrics), "evaluated", dict(base.metrics), found.baseline,
+                            sliced.baseline))
     candidate_subject = Subject(candidate.version, cand_metrics, "evaluated", dict(candidate.metrics),
-                                found.candidate)
+                                found.candidate, sliced.candidate)
     gates_judged = judge(gates, cand_metrics, baseline.metrics if baseline else None, intervals=found.candidate,
                          delta_intervals=found.delta)
-    return Verdict(request.model, request.environment, candidate_subject, baseline, gates_judged, current,
-                   tuple(notes + more), found.delta, found.bootstrap, found.reason if found.bootstrap is None else "",
-                   env.policy.confidence_margin)
+    return Verdict(request.model, request.environment, candidate_subject, baseline, gates_judged + sliced.gates,
+                   current, tuple(notes + more + list(sliced.notes)), found.delta, found.bootstrap,
+                   found.reason if found.bootstrap is None else "", env.policy.confidence_margin)

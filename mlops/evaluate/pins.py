@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from mlops.core.policy import GateResult, Subject, Verdict, gates_for, judge
 from mlops.core.repo import Repository
+from mlops.evaluate.slicing import record_slices
 
 ORDER_GATE = "promotion-order"
 NO_ROWS = "metrics from version records: no test rows were scored, so there is nothing to resample"
@@ -47,15 +48,18 @@ def pin_verdict(repo: Repository, base: Repository | None, env: str, model: str)
         return None  # no pin, or a pin validate already refuses
     before = _pinned(base, env, model)
     baseline_record = repo.records.get(model, {}).get(before or "") if before not in (None, version) else None
-    candidate = Subject(version, dict(record.spec.metrics), "record", dict(record.spec.metrics))
+    spec = repo.model(model)
+    sliced = record_slices(spec, record.spec, baseline_record.spec if baseline_record else None)
+    candidate = Subject(version, dict(record.spec.metrics), "record", dict(record.spec.metrics),
+                        slices=sliced.candidate)
     baseline = None if baseline_record is None else Subject(
-        baseline_record.spec.version, dict(baseline_record.spec.metrics), "record", dict(baseline_record.spec.metrics))
-    gates = judge(gates_for(repo.model(model), repo.environment(env)), candidate.metrics,
-                  baseline.metrics if baseline else None)
+        baseline_record.spec.version, dict(baseline_record.spec.metrics), "record", dict(baseline_record.spec.metrics),
+        slices=sliced.baseline)
+    gates = judge(gates_for(spec, repo.environment(env)), candidate.metrics, baseline.metrics if baseline else None)
     order = order_gate(repo, base, env, model, version)
     notes = [f"pin {before or 'none'} → {version}" if before != version else f"{version} stays pinned; the rules "
              "changed"]
-    return Verdict(model, env, candidate, baseline, (*gates, *([order] if order else [])),
+    return Verdict(model, env, candidate, baseline, (*gates, *sliced.gates, *([order] if order else [])),
                    record.spec.evaluation_data.md5, tuple(notes), no_interval=NO_ROWS,
                    margin=repo.environment(env).policy.confidence_margin)
 

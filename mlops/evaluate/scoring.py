@@ -1,6 +1,7 @@
 """The real :class:`~mlops.evaluate.evaluate.Scorer`: fetch a version's artifact, verify and load it through
 its record, and compute the metrics on the current held-out test split of the model's data. The per-row outputs
-and labels come back with the metrics, so the evaluation can bootstrap intervals on the same rows."""
+and labels come back with the metrics, so the evaluation can bootstrap intervals on the same rows, with the rows
+of each slice of ``evaluation.slices`` (from the model's current spec) to measure the slices on."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from mlops.core.confidence import Rows
 from mlops.core.dvcmeta import data_version
 from mlops.core.errors import UserError
 from mlops.core.repo import Repository
+from mlops.core.slices import masks
 from mlops.core.spec.record import VersionRecord
 from mlops.evaluate.evaluate import Scores, Unavailable
 
@@ -26,6 +28,7 @@ class ArtifactScorer:
         self.repo = repo
         self.model = model
         self._test: tuple[np.ndarray, np.ndarray, list[str], list[Any]] | None = None
+        self._masks: dict[str, np.ndarray] | None = None
         self._scores: dict[tuple[str, str, tuple[str, ...]], Scores] = {}
 
     def data_version(self) -> str:
@@ -44,6 +47,7 @@ class ArtifactScorer:
             table = load_table(self.repo.root / spec.data.path, spec, doc)
             x, y = table.part("test")
             self._test = (x, y, list(table.features), list(table.classes))
+            self._masks = masks(spec.evaluation.slices, table.features, x) if spec.evaluation.slices else None
         return self._test
 
     def score(self, record: VersionRecord, metrics: Sequence[str]) -> Scores:
@@ -69,4 +73,4 @@ class ArtifactScorer:
         if signature.task == "classification" and list(signature.classes) != classes:
             raise Unavailable(f"its classes {list(signature.classes)} differ from the current data's {classes}")
         outputs = np.concatenate([predictor.predict(x[i:i + BATCH]) for i in range(0, max(len(x), 1), BATCH)])
-        return Scores(compute(metrics, y, outputs), Rows(y, outputs))
+        return Scores(compute(metrics, y, outputs), Rows(y, outputs), self._masks)

@@ -13,6 +13,7 @@ from mlops.core.errors import Problem, UsageError, UserError
 from mlops.core.policy import Verdict
 from mlops.core.repo import Repository
 from mlops.core.spec.record import VersionRecord
+from mlops.report.slicetable import SliceView, view
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,7 @@ class ModelReport:
     record: VersionRecord | None
     envs: list[EnvRow]
     changed: bool = False  # files of the model changed against the base
+    slices: SliceView | None = None  # the spec's slices (rules, gated metrics), for the slice table
 
     @property
     def verdicts(self) -> list[Verdict]:
@@ -141,7 +143,8 @@ def model_report(repo: Repository, model: str, verdicts: Mapping[tuple[str, str]
         rows.append(EnvRow(env, records.get(pin.version) if pin else None, verdicts.get((model, env)),
                            spec is not None and required(repo, model, env, candidate),
                            spec is not None and spec.policy.auto_merge))
-    return ModelReport(model, candidate, records.get(candidate) if candidate else None, rows, changed)
+    return ModelReport(model, candidate, records.get(candidate) if candidate else None, rows, changed,
+                       view(repo.model(model)) if model in repo.models else None)
 
 
 def collect(repo: Repository, verdicts: Mapping[tuple[str, str], Verdict], base: str | None,

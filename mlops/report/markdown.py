@@ -18,6 +18,7 @@ from mlops.core.spec.record import VersionRecord
 from mlops.report.charts import curves
 from mlops.report.collect import ModelReport, ReportData
 from mlops.report.escape import cell, code, text
+from mlops.report.slicetable import slices_section
 
 MARKER = "<!-- mlops-report -->"
 MAX_CHARS = 65_000  # GitHub refuses comments longer than 65 536 characters
@@ -222,6 +223,7 @@ def model_section(report: ModelReport) -> list[str]:
     lines.append("")
     for part in (metrics_section, gates_section, confidence_section, params_section, data_section):
         lines += part(report)
+        lines += slices_section(report.verdicts, report.slices) if part is metrics_section else []
     notes = list(dict.fromkeys(n for v in report.verdicts for n in v.notes))
     lines += [f"> [!NOTE]\n> {text(n)}\n" for n in notes]
     return lines + curves_section(report)

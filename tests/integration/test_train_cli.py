@@ -125,7 +125,7 @@ def _bad_csv(repo: Path, change: str) -> None:
 
 
 @pytest.mark.parametrize(("case", "expected"), [
-    ("missing-column", "models/cancer-mlp/model.yaml:15:5: column 'mean_radiuz' is not in "
+    ("missing-column", "models/cancer-mlp/model.yaml:16:5: column 'mean_texturz' is not in "
                        "data/breast-cancer/breast_cancer.csv"),
     ("non-numeric", "models/cancer-mlp/model.yaml:17:21: data/bad/cancer.csv line 11: column 'mean_perimeter' "
                     "has 'twelve', which is not a number; expected float64"),
@@ -138,7 +138,7 @@ def _bad_csv(repo: Path, change: str) -> None:
 ])
 def test_data_errors_are_clear_and_write_nothing(repo: Path, case: str, expected: str) -> None:
     if case == "missing-column":
-        _edit(repo, "cancer-mlp", "mean_radius: float64", "mean_radiuz: float64")
+        _edit(repo, "cancer-mlp", "mean_texture: float64", "mean_texturz: float64")  # not one the slices read
     elif case == "non-numeric":
         _bad_csv(repo, "twelve")
     elif case == "nan":

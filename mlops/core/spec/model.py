@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from mlops.core.spec.types import Cron, DnsLabel, FieldError, Owner, Quantity, RelativePy, SliceExpression, Strict
 
@@ -101,6 +101,8 @@ class Gate(Strict):
 class Slice(Strict):
     """A named subset of the test rows: a column's ``values``, a ``range`` [lo, hi) of it, or a ``where``
     expression over the features (see :mod:`mlops.core.sliceexpr`)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, ser_json_inf_nan="constants")  # .inf ends
 
     name: DnsLabel
     column: str | None = Field(None, description="the feature column of values or range")

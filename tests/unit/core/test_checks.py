@@ -59,13 +59,13 @@ def test_example_repository_has_no_problems(example_repo: Path) -> None:
     ("{name: max-log-loss, metric: log_loss", "{name: min-accuracy, metric: log_loss",
      "models/cancer-mlp/model.yaml:60:14: gate name 'min-accuracy' is used twice; expected unique gate names"),
     ("shape: [30]", "shape: [6, 6]",
-     "models/cancer-mlp/model.yaml:62:47: serving.input.shape [6, 6] holds 36 values but data.features lists 30 "
+     "models/cancer-mlp/model.yaml:70:47: serving.input.shape [6, 6] holds 36 values but data.features lists 30 "
      "columns; expected shape whose product is 30, e.g. [30]"),
     ("window_size: 300", "features: [mean_radius, nope]\n  window_size: 300",
-     "models/cancer-mlp/model.yaml:69:27: monitored feature 'nope' is not in data.features; expected one of its "
+     "models/cancer-mlp/model.yaml:77:27: monitored feature 'nope' is not in data.features; expected one of its "
      "columns"),
     ("performance: {metric: accuracy", "performance: {metric: rmse",
-     "models/cancer-mlp/model.yaml:72:25: performance metric 'rmse' is not computed; expected one of "
+     "models/cancer-mlp/model.yaml:80:25: performance metric 'rmse' is not computed; expected one of "
      "evaluation.metrics ['accuracy', 'macro_f1', 'log_loss']"),
     ("timeout_minutes: 15", "timeout_minutes: 15\n  gpus: 2\n  device: cpu",
      "models/cancer-mlp/model.yaml:56:9: training.gpus > 1 with device 'cpu'; expected device 'auto' or 'cuda'"),

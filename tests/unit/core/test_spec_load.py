@@ -44,7 +44,7 @@ def test_example_files_validate() -> None:
 
 def test_unknown_key_lists_the_allowed_ones() -> None:
     assert model_problems("replicas: {min: 1, max: 3}", "replicas: {min: 1, max: 3, maxx: 4}") == [
-        "x.yaml:65:30: unknown key 'maxx' in serving.replicas; expected one of: min, max, target_cpu_utilization"]
+        "x.yaml:73:30: unknown key 'maxx' in serving.replicas; expected one of: min, max, target_cpu_utilization"]
 
 
 def test_unknown_top_level_key() -> None:
@@ -61,12 +61,12 @@ def test_unknown_top_level_key() -> None:
     ("task: classification", "task: clustering",
      "x.yaml:7:7: task: 'clustering' is not allowed; expected 'classification' or 'regression'"),
     ("datatype: FP32", "datatype: fp32",
-     "x.yaml:62:34: serving.input.datatype: 'fp32' is not allowed; expected 'FP32', 'FP64', 'INT32', 'INT64' "
+     "x.yaml:70:34: serving.input.datatype: 'fp32' is not allowed; expected 'FP32', 'FP64', 'INT32', 'INT64' "
      "or 'BOOL'"),
     ("replicas: {min: 1, max: 3}", "replicas: {min: -1, max: 3}",
-     "x.yaml:65:19: serving.replicas.min: expected greater than or equal to 0, got -1"),
+     "x.yaml:73:19: serving.replicas.min: expected greater than or equal to 0, got -1"),
     ("cpu: 250m", "cpu: 2 cores",
-     "x.yaml:64:20: serving.resources.cpu: '2 cores' is not a Kubernetes quantity; expected e.g. '500m', '2', "
+     "x.yaml:72:20: serving.resources.cpu: '2 cores' is not a Kubernetes quantity; expected e.g. '500m', '2', "
      "'512Mi' or '1Gi'"),
     ("owners: [ml-platform/tabular, bob]", "owners: []",
      "x.yaml:6:9: owners: expected at least 1 item, got []"),
@@ -88,17 +88,17 @@ def test_missing_required_key_points_at_its_parent() -> None:
 
 @pytest.mark.parametrize(("old", "new", "expected"), [
     ("min_samples: 100", "min_samples: 1000",
-     "x.yaml:70:16: monitoring.min_samples: min_samples (1000) is larger than window_size (300); expected "
+     "x.yaml:78:16: monitoring.min_samples: min_samples (1000) is larger than window_size (300); expected "
      "min_samples ≤ window_size"),
     ("replicas: {min: 1, max: 3}", "replicas: {min: 4, max: 3}",
-     "x.yaml:65:19: serving.replicas.min: min (4) is larger than max (3); expected min ≤ max"),
+     "x.yaml:73:19: serving.replicas.min: min (4) is larger than max (3); expected min ≤ max"),
     ("split: {test: 0.25, validation: 0.1, seed: 11}", "split: {test: 0.95, validation: 0.1, seed: 11}",
      "x.yaml:12:17: data.split.test: test + validation (0.95 + 0.1) must leave rows for training; expected a sum "
      "below 1"),
     ("path: data/breast-cancer/breast_cancer.csv", "path: ../secret.csv",
      "x.yaml:10:9: data.path: '../secret.csv' is not a relative path inside data/; expected e.g. 'data/x/y.csv'"),
     ("shape: [30]", "shape: [30, 0]",
-     "x.yaml:62:47: serving.input.shape: shape [30, 0] has a dimension ≤ 0; expected positive dimensions"),
+     "x.yaml:70:47: serving.input.shape: shape [30, 0] has a dimension ≤ 0; expected positive dimensions"),
 ])
 def test_model_validator_problems_point_at_their_field(old: str, new: str, expected: str) -> None:
     assert model_problems(old, new) == [expected]
@@ -113,7 +113,7 @@ def test_gate_without_rule_points_at_the_gate() -> None:
 def test_every_problem_is_reported_at_once() -> None:
     text = MODEL.replace("epochs: 30", "epochs: -1").replace("cpu: 250m", "cpu: lots").replace(
         "task: classification", "task: x")
-    assert [p.split(": ")[0] for p in _problems(text, ModelSpec)] == ["x.yaml:7:7", "x.yaml:49:11", "x.yaml:64:20"]
+    assert [p.split(": ")[0] for p in _problems(text, ModelSpec)] == ["x.yaml:7:7", "x.yaml:49:11", "x.yaml:72:20"]
 
 
 def test_union_pin_value_of_wrong_type_is_one_problem() -> None:
