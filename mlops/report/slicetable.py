@@ -2,8 +2,9 @@
 every pinned baseline, with 95 % intervals), the worst slice of each metric flagged.
 
 The worst slice (lowest for a higher-is-better metric, highest otherwise) is flagged ⚠️ and bold among the slices
-with enough rows; a slice with fewer rows than a slice gate judging it needs says "too few rows" (that gate names
-it in its reason). Everything a pull request can write — slice names, columns, expressions — is escaped.
+with enough rows; a slice with fewer rows than any slice gate covering it needs says "too few rows" (a gate that
+skips a slice names it in its reason). Everything a pull request can write — slice names, columns, expressions —
+is escaped.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ DEFAULT_MIN_ROWS = 20
 @dataclass(frozen=True)
 class SliceView:
     """What the spec says about its slices: each one's rule (in the spec's order), the metrics its slice gates
-    judge, and the fewest rows a slice needs to be judged by every gate that covers it."""
+    judge, and the fewest rows a slice needs to be judged by a gate that covers it (fewer: "too few rows")."""
 
     rules: dict[str, str] = field(default_factory=dict)
     metrics: list[str] = field(default_factory=list)
@@ -58,7 +59,7 @@ def view(spec: ModelSpec) -> SliceView | None:
     need: dict[str, int] = {}
     for gate in ev.slice_gates:
         for name in gate.slices or names:
-            need[name] = max(need.get(name, 0), gate.min_rows)
+            need[name] = min(need.get(name, gate.min_rows), gate.min_rows)
     return SliceView({s.name: rule(s) for s in ev.slices}, metrics, need)
 
 
