@@ -162,6 +162,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--skip-preset", action="store_true", help="leave out evidently's DataDriftPreset")
+    parser.add_argument("--keep", type=Path, help="copy the built repository there (to profile it)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--repo", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
@@ -174,6 +175,10 @@ def main() -> None:
         t0 = time.perf_counter()
         built = build(repo, args.rows)
         (repo.parent / "built.json").write_text(json.dumps(built))
+        if args.keep:
+            import shutil
+
+            shutil.copytree(repo.parent, args.keep, symlinks=True)
         print(f"built in {time.perf_counter() - t0:.0f} s: {args.rows:,} rows × 64 + prediction, "
               f"{built['log_gb']:.2f} GB of Parquet in {-(-args.rows // SEGMENT_ROWS)} segments; reference "
               f"{built['reference_rows']:,} training rows; injected +0.25 σ in {', '.join(SHIFTED)}")
