@@ -44,12 +44,14 @@ class Measured:
 
 def masks(slices: Sequence[Slice], features: Sequence[str], x: npt.ArrayLike) -> dict[str, npt.NDArray[Any]]:
     """Which rows of ``x`` (``[N, len(features)]``, features in this order) each slice holds: bool ``[N]``.
-    A column the features lack raises KeyError (``mlops validate`` refuses such a spec first)."""
+    Values and range ends are compared at the precision of the model's input (float32), so a CSV value equal to
+    a bound falls on the side the spec says. A column the features lack raises KeyError (``mlops validate``
+    refuses such a spec first)."""
     import numpy as np
 
     from mlops.core.sliceexpr import evaluate
 
-    table = np.asarray(x, dtype=np.float64)
+    table = np.asarray(x)
     rows = len(table)
     columns = {name: table[:, i] for i, name in enumerate(features)}
     found: dict[str, npt.NDArray[Any]] = {}
@@ -57,12 +59,12 @@ def masks(slices: Sequence[Slice], features: Sequence[str], x: npt.ArrayLike) ->
         if s.where is not None:
             found[s.name] = evaluate(s.where, columns, rows)
             continue
-        column = columns[str(s.column)]
+        column = np.asarray(columns[str(s.column)], dtype=np.float32)
         if s.values is not None:
-            found[s.name] = np.isin(column, np.asarray([float(v) for v in s.values], dtype=np.float64))
+            found[s.name] = np.isin(column, np.asarray([float(v) for v in s.values], dtype=np.float32))
         else:
             assert s.range is not None  # the spec allows exactly one of values, range and where
-            low, high = s.range
+            low, high = (np.float32(end) for end in s.range)
             found[s.name] = (column >= low) & (column < high)
     return found
 

@@ -92,3 +92,11 @@ def test_record_slices_are_validated(bad: dict[str, object]) -> None:
     body.pop("record_digest")
     with pytest.raises(ValueError):
         finalize({**body, "slices": {"small": bad}})
+
+
+def test_bounds_and_values_compare_at_the_models_input_precision() -> None:
+    x = np.array([[0.1], [12.1], [12.099999], [3.0]], dtype=np.float32)  # as the table reads the CSV
+    found = masks([Slice(name="lo", column="v", range=[0, 12.1]), Slice(name="hi", column="v", range=[12.1, 20]),
+                   Slice(name="tenth", column="v", values=[0.1, 3])], ["v"], x)
+    assert found["lo"].tolist() == [True, False, True, True] and found["hi"].tolist() == [False, True, False, False]
+    assert found["tenth"].tolist() == [True, False, False, True]
