@@ -18,7 +18,8 @@ from mlops.cli._run import add_repo_argument, repo_root, step_summary
 EXAMPLES = """examples:
   mlops explain prod digits-cnn                  why this version runs in prod
   mlops explain digits-cnn@20250101-1a2b3c4d     a version, pinned or not
-  mlops explain staging cancer-mlp --json        the same for tools"""
+  mlops explain staging cancer-mlp --json        the same for tools
+  mlops explain cancer-mlp@20250101-1a2b3c4d --card > card.md    its model card, with today's gates"""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -26,6 +27,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="an environment and a model, or MODEL@VERSION")
     parser.add_argument("--json", action="store_true", help="print the explanation as JSON")
     parser.add_argument("--no-forge", action="store_true", help="git alone: do not ask the forge for pull requests")
+    parser.add_argument("--card", action="store_true", help="print the version's model card (markdown) with "
+                        "today's gates in every environment and how it got where it runs")
     add_repo_argument(parser)
 
 
@@ -52,6 +55,12 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if forge is not None:
             forge.close()
+    if args.card:
+        from mlops.explain.cards import card
+        from mlops.explain.explain import approvals
+
+        print(card(repo, found.record, now=True, approvals=approvals(found)), end="")
+        return 0
     text = page(found)
     print(json.dumps(found.to_dict(), indent=2) if args.json else text, end="\n" if args.json else "")
     step_summary(f"### mlops explain\n\n```\n{text}```\n")

@@ -2,10 +2,11 @@
 
 A rule is looser when fewer versions would fail it or less review stands between a version and an environment:
 a gate removed, a minimum lowered (or dropped), a maximum raised (or dropped), a larger allowed regression,
-a gate judged by its point value instead of its pessimistic bound; in an environment's policy auto-merge
-switched on (of promotions or of rollbacks), a smaller confidence margin; in its progressive rollout a higher
-error ratio or p99 latency tolerated, or more failed measurements. Tightening any of these needs nothing extra;
-adding a gate or an environment is never loosening. Pure: both sides are loaded specs.
+a gate judged by its point value instead of its pessimistic bound, a slice gate that judges less (a lower
+per-slice minimum, a larger gap, more rows needed before a slice counts, fewer slices); in an environment's
+policy auto-merge switched on (of promotions or of rollbacks), a smaller confidence margin; in its progressive
+rollout a higher error ratio or p99 latency tolerated, or more failed measurements. Tightening any of these
+needs nothing extra; adding a gate or an environment is never loosening. Pure: both sides are loaded specs.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 
 from mlops.core.errors import Problem
 from mlops.core.repo import ENVIRONMENTS, MODELS, Repository
-from mlops.core.spec.model import Gate
+from mlops.core.spec.model import Gate, SliceGate
 from mlops.core.yamlpos import Document
 
 Loc = tuple[str | int, ...]
@@ -49,6 +50,25 @@ def _gates(doc: Document, where: str, base: Sequence[Gate], head: Sequence[Gate]
                                               "instead of its 95 % bound")
 
 
+def _slice_gates(doc: Document, where: str, base: Sequence[SliceGate], head: Sequence[SliceGate]) -> Iterator[Problem]:
+    now = {g.name: (i, g) for i, g in enumerate(head)}
+    for old in base:
+        if old.name not in now:
+            yield doc.problem(("evaluation", "slice_gates"), f"loosens {where}: slice gate {old.name!r} removed")
+            continue
+        i, new = now[old.name]
+        at: Loc = ("evaluation", "slice_gates", i)
+        for field, higher in (("min_per_slice", False), ("max_per_slice", True), ("max_gap", True),
+                              ("min_rows", True)):  # more rows needed: more slices go unjudged
+            before, after = getattr(old, field), getattr(new, field)
+            if before is not None and (after is None or ((after > before) == higher and after != before)):
+                yield doc.problem((*at, field), f"loosens {where}: slice gate {old.name!r} {field} {_fmt(before)} → "
+                                                f"{_fmt(after)}")
+        fewer = bool(new.slices) and (not old.slices or not set(old.slices) <= set(new.slices))
+        if old.metric != new.metric or (old.judge == "bound" and new.judge == "point") or fewer:
+            yield doc.problem(at, f"loosens {where}: slice gate {old.name!r} judges less (metric, slices or bound)")
+
+
 def _switches(doc: Document, where: str, pairs: Sequence[tuple[Loc, str, Any, Any, bool]]) -> Iterator[Problem]:
     """``(loc, name, before, after, higher_is_looser)``: a flag switched on or a number moved the loose way."""
     for loc, name, before, after, higher in pairs:
@@ -66,6 +86,8 @@ def loosenings(base: Repository, head: Repository) -> list[Problem]:
         if old is not None:
             found += _gates(loaded.doc, f"{MODELS}/{name} gates", old.spec.evaluation.gates,
                             loaded.spec.evaluation.gates, ("evaluation", "gates"))
+            found += _slice_gates(loaded.doc, f"{MODELS}/{name} gates", old.spec.evaluation.slice_gates,
+                                  loaded.spec.evaluation.slice_gates)
     for name, env in sorted(head.environments.items()):
         old_env = base.environments.get(name)
         if old_env is None:

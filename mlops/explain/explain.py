@@ -18,6 +18,7 @@ from typing import Any
 
 from mlops.adapters.forge import Forge, ForgeError, PullRequest
 from mlops.adapters.scm import Scm
+from mlops.core.card import Approval, card_path
 from mlops.core.errors import UserError
 from mlops.core.policy import GateResult, gates_for, judge
 from mlops.core.repo import Repository, load_records, record_path
@@ -87,6 +88,7 @@ class Explanation:
     pinned_in: list[str] = field(default_factory=list)  # where it runs now
     history: list[PinEvent] = field(default_factory=list)  # the environment's recent pin changes
     notes: list[str] = field(default_factory=list)
+    card: str | None = None  # the model card committed with the record, when there is one
 
     @property
     def passed(self) -> bool:
@@ -109,7 +111,7 @@ class Explanation:
                       "results": [{"name": g.name, "metric": g.metric, "rule": g.rule, "passed": g.passed,
                                    "reason": g.reason} for g in self.gates]},
             "promotion_path": [e.to_dict() for e in self.path], "pinned_in": self.pinned_in,
-            "history": [e.to_dict() for e in self.history], "notes": self.notes,
+            "history": [e.to_dict() for e in self.history], "notes": self.notes, "card": self.card,
         }
 
 
@@ -170,6 +172,7 @@ def explain(repo: Repository, scm: Scm | None, forge: Forge | None, model: str, 
         load_records(repo, model, {p.stem for p in (repo.root / "models" / model / "versions").glob("*.yaml")})
     record = repo.require_record((model, version)).spec
     out = Explanation(model, version, environment, record, record_path(model, version), notes=notes)
+    out.card = card_path(model, version) if (repo.root / card_path(model, version)).is_file() else None
     order = repo.promotion_order() or sorted(repo.environments)
     out.pinned_in = [e for e in order if (p := repo.environment(e).pin(model)) is not None and p.version == version]
     if scm is None:
@@ -196,7 +199,18 @@ def explain(repo: Repository, scm: Scm | None, forge: Forge | None, model: str, 
             base_metrics = dict(base_record.spec.metrics) if base_record else None
         out.baseline = baseline if base_metrics is not None else None
         out.gates = judge(gates_for(spec, repo.environment(environment)), dict(record.metrics), base_metrics)
+        if spec.evaluation.slices:  # slice gates judge the records' per-slice metrics
+            from mlops.evaluate.slicing import record_slices
+
+            base_record = repo.records.get(model, {}).get(baseline or "")
+            out.gates += record_slices(spec, record, base_record.spec if base_record else None).gates
         if out.pinned_by is None:
             notes.append(f"no commit in the last {SEARCH} changes of environments/{environment}.yaml pinned "
                          f"{version}; the pin is older, or the history is shallow (fetch-depth: 0)")
     return out
+
+
+def approvals(x: Explanation) -> list[Approval]:
+    """How the version reached each environment, for its model card."""
+    return [Approval(e.environment, e.date.replace("T", " ")[:16] + " UTC", e.pull.number if e.pull else None,
+                     tuple(e.pull.approved_by) if e.pull else ()) for e in x.path]

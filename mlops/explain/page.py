@@ -58,6 +58,8 @@ def page(x: Explanation) -> str:
                           for e in x.path)
         lines += ["", f"promotion path  {path}"]
     lines.append(f"pinned now in   {', '.join(x.pinned_in) or 'no environment'}")
+    lines.append(f"model card      {x.card or 'none committed (older record)'}; `mlops explain {x.model}@{x.version} "
+                 "--card` prints it with today's gates and approvals")
     if x.history:
         lines += ["", f"pin history of {x.model} in {x.environment} (newest first)"]
         lines += [f"  {_event(e)}" for e in x.history]

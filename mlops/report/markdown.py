@@ -11,6 +11,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from mlops.core.card import card_path
 from mlops.core.confidence import Interval
 from mlops.core.policy import Subject, Verdict, fmt
 from mlops.core.spec.model import HIGHER_IS_BETTER
@@ -215,7 +216,8 @@ def model_section(report: ModelReport) -> list[str]:
         return [title + " · not evaluated", "",
                 "Files of this model changed, but there is no verdict for it in this run (no version record was "
                 "trained yet, or training waits for a maintainer).", ""]
-    lines = [f"{title} · candidate {code(report.candidate)}", ""]
+    lines = [f"{title} · candidate {code(report.candidate)} · model card "
+             f"{code(card_path(report.model, report.candidate))}", ""]
     lines += table(["environment", "pinned baseline", "verdict"],
                    [[row.env, _baseline_text(row.verdict.baseline if row.verdict else None)
                      if row.verdict else (code(row.baseline.version) if row.baseline else "none pinned"),

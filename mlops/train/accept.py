@@ -30,6 +30,7 @@ from pathlib import Path
 from mlops.adapters.artifacts import default_store
 from mlops.adapters.forge import Forge
 from mlops.adapters.scm import Scm
+from mlops.core.card import card_path
 from mlops.core.errors import Problem, UserError
 from mlops.core.lineage import verify_artifact
 from mlops.core.provenance import input_differences
@@ -37,6 +38,7 @@ from mlops.core.repo import Loaded, Repository, record_path, record_problems
 from mlops.core.spec.load import validate
 from mlops.core.spec.record import VersionRecord
 from mlops.core.yamlpos import parse
+from mlops.explain.cards import card, write_card
 
 _PATH = re.compile(r"^models/([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)/versions/(\d{8}-[0-9a-f]{8})"
                    r"(\.yaml|/[A-Za-z0-9][A-Za-z0-9._-]{0,127})$")
@@ -134,7 +136,8 @@ def store(repo: Repository, bundles: list[Bundle], *, push: bool = True) -> list
 
 
 def commit(repo: Repository, scm: Scm, forge: Forge, bundles: list[Bundle], *, branch: str, head: str) -> str:
-    """One commit on ``branch`` (whose tip must still be ``head``) with the records, pointers and .gitignore."""
+    """One commit on ``branch`` (whose tip must still be ``head``) with the records, their model cards (written
+    here from the verified records, never taken from the training output), pointers and .gitignore."""
     files: dict[str, bytes | None] = {}
     for bundle in bundles:
         pointer = repo.root / f"{bundle.path[:-5]}.dvc"
@@ -143,6 +146,7 @@ def commit(repo: Repository, scm: Scm, forge: Forge, bundles: list[Bundle], *, b
                                        "store step (`mlops accept --store`) to have run first")
         ignore = pointer.parent / ".gitignore"
         files[scm.repo_path(bundle.path)] = bundle.text.encode("utf-8")
+        files[scm.repo_path(card_path(bundle.model, bundle.version))] = card(repo, bundle.record).encode("utf-8")
         files[scm.repo_path(repo.rel(pointer))] = pointer.read_bytes()
         if ignore.is_file():
             files[scm.repo_path(repo.rel(ignore))] = ignore.read_bytes()
@@ -161,5 +165,6 @@ def place(repo: Repository, bundles: list[Bundle]) -> list[str]:
         if not target.exists():
             shutil.copytree(bundle.artifact, target)
         write_once(repo.root / bundle.path, bundle.text, bundle.path)
+        write_card(repo, bundle.record)  # written by the framework from the verified record, never copied in
         placed.append(bundle.path)
     return placed

@@ -14,6 +14,7 @@ The archive's root folder is named after the file, which is always ``program.pt2
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from torch import nn
 
 from mlops.adapters.artifacts.loader import METRICS, MODEL_CARD, PROGRAM
 from mlops.adapters.artifacts.signature import SIGNATURE, Signature
+from mlops.core.card import slices_section, use_section
 from mlops.core.spec.model import ModelSpec
 
 EXAMPLE_BATCH = 2
@@ -80,8 +82,10 @@ def metrics_json(metrics: dict[str, float], data: DataFacts) -> str:
                                                "rows": data.rows.get("test", 0)}})
 
 
-def model_card(spec: ModelSpec, signature: Signature, metrics: dict[str, float], data: DataFacts) -> str:
-    """A short card: only facts fixed by the inputs (no dates, hosts or durations: it is hashed)."""
+def model_card(spec: ModelSpec, signature: Signature, metrics: dict[str, float], data: DataFacts,
+               slices: Mapping[str, Any] | None = None) -> str:
+    """The artifact's card: only facts fixed by the inputs (no dates, hosts or durations: it is hashed). The
+    card committed next to the version record (:mod:`mlops.core.card`) adds the record and the gates."""
     t = spec.training
     lines = [
         f"# Model card: {spec.name}", "", spec.description, "",
@@ -101,8 +105,8 @@ def model_card(spec: ModelSpec, signature: Signature, metrics: dict[str, float],
         f"weight decay {t.optimizer.weight_decay}), seed {t.seed}.",
         "", "Params: " + (", ".join(f"`{k}={v}`" for k, v in sorted(spec.params.items())) or "none") + ".",
         "", "## Metrics (held-out test split)", "", "| metric | value |", "|---|---|",
-        *(f"| {name} | {value:.4f} |" for name, value in sorted(metrics.items())),
-        "", "## Intended use", "",
+        *(f"| {name} | {value:.4f} |" for name, value in sorted(metrics.items())), "",
+        *slices_section(slices or {}), *use_section(spec),
         "Serve through `mlops serve` from its version record; the gates in `model.yaml` and the environment "
         "policy decide where it may run. Inputs outside the training distribution are watched by `mlops monitor`.",
     ]
@@ -117,6 +121,6 @@ def write_program(directory: Path, module: nn.Module, signature: Signature) -> N
 
 
 def write_reports(directory: Path, spec: ModelSpec, signature: Signature, metrics: dict[str, float],
-                  data: DataFacts) -> None:
+                  data: DataFacts, slices: Mapping[str, Any] | None = None) -> None:
     (directory / METRICS).write_text(metrics_json(metrics, data), "utf-8")
-    (directory / MODEL_CARD).write_text(model_card(spec, signature, metrics, data), "utf-8")
+    (directory / MODEL_CARD).write_text(model_card(spec, signature, metrics, data, slices), "utf-8")

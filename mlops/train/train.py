@@ -143,11 +143,12 @@ def build_artifact(ctx: Context, run_dir: Path, out: Path) -> Built:
     x_test, y_test = table.part("test")
     outputs = load_unverified_for_training(out).predict(x_test)
     metrics = metric_fns.compute(spec.evaluation.metrics, y_test, outputs)
-    write_reports(out, spec, signature, metrics, DataFacts(spec.data.path, ctx.data_md5, table.rows))
+    sliced = slice_metrics(spec, table.features, x_test, y_test, outputs)
+    write_reports(out, spec, signature, metrics, DataFacts(spec.data.path, ctx.data_md5, table.rows), sliced)
     digest, files = hash_artifact(out)
     history = checkpoint.Progress.from_state(final["progress"]).history
     return Built(out, digest, files, metrics, history, bool(final["deterministic"]), resumed,
-                 time.perf_counter() - started, slice_metrics(spec, table.features, x_test, y_test, outputs))
+                 time.perf_counter() - started, sliced)
 
 
 def slice_metrics(spec: ModelSpec, features: list[str], x: Any, y: Any, outputs: Any) -> dict[str, Any]:
@@ -225,8 +226,11 @@ def train(root: Path, model: str, options: TrainOptions | None = None, *,
     built = Built(**{**built.__dict__, "seconds": time.perf_counter() - started})
     record, text = finalize(record_body(ctx, built, version, uri, now, parent))
     write_once(root / rel, text, rel)
+    from mlops.explain.cards import write_card
+
+    card = write_card(repo, record)
     shutil.rmtree(run_dir, ignore_errors=True)
-    reporter.log(f"recorded {rel} ({built.digest})")
+    reporter.log(f"recorded {rel} ({built.digest}); model card {card}")
     return TrainResult(model, version, built.digest, built.metrics, rel, uri, True, built.resumed,
                        built.seconds, record)
 

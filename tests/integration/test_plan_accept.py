@@ -70,7 +70,7 @@ def test_a_record_the_bot_committed_counts_until_an_input_changes(proposal: Path
     git(proposal, "pull", "-q", "--ff-only", "origin", "proposal")
     files = git(proposal, "show", "--name-only", "--format=", "HEAD").splitlines()
     assert sorted(files) == ["models/cancer-mlp/versions/.gitignore", f"models/cancer-mlp/versions/{V1}.dvc",
-                             f"models/cancer-mlp/versions/{V1}.yaml"]
+                             f"models/cancer-mlp/versions/{V1}.md", f"models/cancer-mlp/versions/{V1}.yaml"]
     assert _plan(proposal)["cancer-mlp"].startswith(f"trained: {V1} was trained from these inputs and committed "
                                                     "by mlops-bot")
     model_py = proposal / "models/cancer-mlp/model.py"

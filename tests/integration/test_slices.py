@@ -61,3 +61,21 @@ def test_train_records_slices_and_evaluate_judges_them(example_repo: Path) -> No
     report = (verdicts / "report.md").read_text()
     assert "**Slices** on the held-out test split" in report and "| `medium` · `12 ≤ mean_radius < 15` |" in report
     assert report.count("⚠️ **") == 1
+
+    # the model card: committed next to the record, inside the artifact, and on demand with today's gates
+    card = (example_repo / "models" / MODEL / "versions" / f"{version}.md").read_text()
+    assert card.startswith(f"# Model card: {MODEL} @ {version}")
+    assert "## Intended use" in card and "Not a medical device" in card and "## Limitations" in card
+    assert "## Metrics per slice" in card and "| medium |" in card and f"`{record.data.md5}`" in card
+    assert "## Gates (when the version was recorded" in card and "| prod | prod-min-accuracy |" in card
+    from mlops.adapters.artifacts import fetch_verified
+
+    artifact_card = (fetch_verified(example_repo, record) / "MODEL_CARD.md").read_text()
+    assert "## Intended use" in artifact_card and "| medium |" in artifact_card
+    git(example_repo, "add", "-A")
+    git(example_repo, "commit", "-qm", "the record and its card")
+    code, out, err = cli(example_repo, "explain", f"{MODEL}@{version}", "--card")
+    assert code == 0, err
+    assert "## Gates (now:" in out and "## How it got where it runs" in out and "not pinned in any" in out
+    code, out, err = cli(example_repo, "explain", f"{MODEL}@{version}")
+    assert code == 0 and f"model card      models/{MODEL}/versions/{version}.md" in out, err

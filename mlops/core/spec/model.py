@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import ConfigDict, Field, model_validator
 
+from mlops.core.spec.card import Card
 from mlops.core.spec.types import Cron, DnsLabel, FieldError, Owner, Quantity, RelativePy, SliceExpression, Strict
 
 Dtype = Literal["float32", "float64", "int32", "int64", "bool"]
@@ -274,3 +275,4 @@ class ModelSpec(Strict):
     evaluation: Evaluation
     serving: Serving
     monitoring: Monitoring = Monitoring()
+    card: Card = Card()

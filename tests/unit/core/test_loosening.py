@@ -75,3 +75,13 @@ def test_auto_merge_switched_on_and_a_smaller_margin(pair: tuple[Path, Path]) ->
         "loosens environments/staging: confidence_margin 0.02 → 0",
         "loosens models/digits-cnn gates: gate 'min-accuracy' judged by its point value instead of its 95 % bound",
     ]
+
+
+def test_a_slice_gate_that_judges_less_is_loosening(pair: tuple[Path, Path]) -> None:
+    base, head = pair
+    text = (head / "models" / "cancer-mlp" / "model.yaml").read_text()
+    assert "min_per_slice: 0.85" in text and "max_gap: 0.15" in text
+    edit(head, "models/cancer-mlp/model.yaml", "min_per_slice: 0.85", "min_per_slice: 0.8")
+    edit(head, "models/cancer-mlp/model.yaml", "max_gap: 0.15", "max_gap: 0.1")  # tighter: nothing to say
+    out = found(base, head)
+    assert len(out) == 1 and "slice gate 'min-accuracy-per-size' min_per_slice 0.85 → 0.8" in out[0], out

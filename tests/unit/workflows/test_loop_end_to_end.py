@@ -64,6 +64,7 @@ def test_a_model_change_trains_once_then_evaluates_and_gates(example_repo: Path,
     assert committed[0] == "mlops-bot"
     assert sorted(c for c in committed[1:] if c) == sorted(["models/cancer-mlp/versions/.gitignore",
                                             f"models/cancer-mlp/versions/{version}.dvc",
+                                            f"models/cancer-mlp/versions/{version}.md",  # its model card
                                             f"models/cancer-mlp/versions/{version}.yaml"])
 
     # the next run: a fresh checkout of the new head; the artifact only in the DVC remote
