@@ -88,3 +88,28 @@ def test_without_readable_members_a_loosening_stays_pending(repo: Path, tmp_path
     LocalForge(repo).review_as(pr, "gina")
     out = status(repo, pr, tmp_path)
     assert out["state"] == "pending" and "cannot read" in out["description"]
+
+
+def test_governance_approval_through_github(repo: Path) -> None:
+    from mlops.adapters.forge.github import GitHubForge
+    from mlops.adapters.forge.retry import RetryPolicy
+    from mlops.gitops.guard import governance_approval
+    from tests.helpers import github_contract as cs
+    from tests.helpers.github_state import BOT, install
+
+    head = "a" * 40
+    with cs.ContractServer() as server:
+        state = install(server)
+        state.pulls[5] = {"number": 5, "state": "open", "title": "loosen", "head": "loosen", "head_sha": head,
+                          "base": "main", "base_sha": "b" * 40,
+                          "reviews": [{"user": "gina", "state": "APPROVED", "commit": "c" * 40},  # an older head
+                                      {"user": "alice", "state": "APPROVED", "commit": head}]}
+        with GitHubForge("o/r", cs.TOKEN, server.url, identity=BOT, sleep=lambda s: None,
+                         policy=RetryPolicy(attempts=2)) as forge:
+            assert not governance_approval(repo, forge, 5, head).approved  # team unreadable: stays pending
+            state.teams["ml-platform/ml-governance"] = ["gina"]
+            stale = governance_approval(repo, forge, 5, head)
+            assert not stale.approved and "needs an approval of this head" in stale.reason
+            state.pulls[5]["reviews"].append({"user": "gina", "state": "APPROVED", "commit": head})
+            assert governance_approval(repo, forge, 5, head).reason == f"approved by gina of {TEAM}"
+        assert server.violations == []
