@@ -42,5 +42,7 @@ def run(args: argparse.Namespace) -> int:
     target = scaffold(root, new)
     rel = target.relative_to(root).as_posix()
     print(f"created {rel}/: model.yaml, model.py, README.md, versions/")
-    print(f"next: edit them, run `mlops validate --model {new.name}`, then open a pull request")
+    owners = " and `mlops codeowners` (its owners join .github/CODEOWNERS)" \
+        if (root / ".github" / "CODEOWNERS").is_file() else ""
+    print(f"next: edit them, run `mlops validate --model {new.name}`{owners}, then open a pull request")
     return 0
