@@ -33,6 +33,11 @@ class PinChange:
         return ROLLBACK_MARK in self.commit.message
 
 
+def pin_at(scm: Scm, rev: str, environment: str, model: str) -> str | None:
+    """The version of ``model`` that ``environment`` pins at revision ``rev`` (None: none, or unreadable)."""
+    return _pin_at(scm, rev, environment, model)
+
+
 def _pin_at(scm: Scm, rev: str, environment: str, model: str) -> str | None:
     data = scm.read(rev, f"{ENVIRONMENTS}/{environment}.yaml")
     if data is None:

@@ -23,7 +23,7 @@ from mlops.core.errors import UserError
 from mlops.core.policy import GateResult, gates_for, judge
 from mlops.core.repo import Repository, load_records, record_path
 from mlops.core.spec.record import VersionRecord
-from mlops.deploy.history import PinChange, iter_pin_changes, version_changes
+from mlops.deploy.history import PinChange, iter_pin_changes, pin_at, version_changes
 
 HISTORY = 10  # recent pin changes shown per environment
 SEARCH = 1000  # commits that add or remove the version in an environment file, searched at most
@@ -74,6 +74,16 @@ class PinEvent:
                 "pull_request": self.pull.to_dict() if self.pull else None}
 
 
+@dataclass(frozen=True)
+class Deploy:
+    """One deployment to the environment: when, which commit, the model's version there, how it ended."""
+
+    date: str
+    commit: str
+    version: str | None
+    state: str
+
+
 @dataclass
 class Explanation:
     model: str
@@ -89,6 +99,7 @@ class Explanation:
     history: list[PinEvent] = field(default_factory=list)  # the environment's recent pin changes
     notes: list[str] = field(default_factory=list)
     card: str | None = None  # the model card committed with the record, when there is one
+    deploys: list[Deploy] = field(default_factory=list)  # the environment's recent deployments (the forge's)
 
     @property
     def passed(self) -> bool:
@@ -112,6 +123,7 @@ class Explanation:
                                    "reason": g.reason} for g in self.gates]},
             "promotion_path": [e.to_dict() for e in self.path], "pinned_in": self.pinned_in,
             "history": [e.to_dict() for e in self.history], "notes": self.notes, "card": self.card,
+            "deploys": [d.__dict__ for d in self.deploys],
         }
 
 
@@ -142,6 +154,15 @@ class _Pulls:
             self.forge = None
             return None
         return Pull(pr.number, pr.title, pr.url, pr.author, pr.merged, reviews)
+
+
+def _deploys(scm: Scm, forge: Forge, environment: str, model: str, notes: list[str]) -> list[Deploy]:
+    try:
+        found = forge.deployments(environment, HISTORY)
+    except ForgeError as exc:
+        notes.append(f"the forge did not list deployments ({exc})")
+        return []
+    return [Deploy(d.created, d.ref, pin_at(scm, d.ref, environment, model), d.state or "no status") for d in found]
 
 
 def _event(change: PinChange, pulls: _Pulls) -> PinEvent:
@@ -190,6 +211,8 @@ def explain(repo: Repository, scm: Scm | None, forge: Forge | None, model: str, 
         out.path.append(_event(arrival, pulls))
         if env_name == environment:
             out.pinned_by = _event(pinned_here[0], pulls)  # why it runs now
+    if environment is not None and pulls.forge is not None:
+        out.deploys = _deploys(scm, pulls.forge, environment, model, notes)
     if environment is not None:
         baseline = out.pinned_by.before if out.pinned_by else None
         base_metrics = None

@@ -63,6 +63,9 @@ def page(x: Explanation) -> str:
     if x.history:
         lines += ["", f"pin history of {x.model} in {x.environment} (newest first)"]
         lines += [f"  {_event(e)}" for e in x.history]
+    if x.deploys:
+        lines += ["", f"deployments to {x.environment} (newest first)"]
+        lines += [f"  {_when(d.date)}  {d.commit[:12]}  {x.model}@{_short(d.version)}  {d.state}" for d in x.deploys]
     if x.notes:
         lines += ["", *(f"note: {n}" for n in x.notes)]
     return "\n".join(lines) + "\n"

@@ -239,6 +239,23 @@ def create_deployment_status(server: ContractServer, s: Repo, params: dict[str, 
     return 201, {}, {"id": len(d["statuses"]), "state": body["state"], "description": body.get("description")}
 
 
+def list_deployments(server: ContractServer, s: Repo, params: dict[str, str], query: dict[str, str],
+                     body: Any) -> Answer:
+    mine = [d for d in reversed(s.deployments) if d["environment"] == query.get("environment", d["environment"])]
+    return 200, {}, [{"id": d["id"], "ref": d["ref"], "sha": d.get("sha", d["ref"]), "environment": d["environment"],
+                      "task": "deploy", "description": d.get("description"),
+                      "created_at": d.get("created_at", "2026-12-01T00:00:00Z")}
+                     for d in mine[: int(query.get("per_page", 30))]]
+
+
+def list_deployment_statuses(server: ContractServer, s: Repo, params: dict[str, str], query: dict[str, str],
+                             body: Any) -> Answer:
+    d = s.deployments[int(params["deployment_id"]) - 1]
+    newest = list(reversed(d["statuses"]))[: int(query.get("per_page", 30))]
+    return 200, {}, [{"id": i + 1, "state": st["state"], "description": st.get("description")}
+                     for i, st in enumerate(newest)]
+
+
 def team_members(server: ContractServer, s: Repo, params: dict[str, str], query: dict[str, str],
                  body: Any) -> Answer:
     members = s.teams.get(f"{params['org']}/{params['team_slug']}")
@@ -261,6 +278,7 @@ def get_content(server: ContractServer, s: Repo, params: dict[str, str], query: 
 
 HANDLERS = {
     "repos/get-content": get_content, "teams/list-members-in-org": team_members,
+    "repos/list-deployments": list_deployments, "repos/list-deployment-statuses": list_deployment_statuses,
     "git/get-ref": get_ref, "git/create-ref": create_ref, "git/update-ref": update_ref,
     "git/get-commit": get_git_commit, "git/create-blob": create_blob, "git/create-tree": create_tree,
     "git/create-commit": create_commit, "repos/get-commit": get_commit, "pulls/get": get_pull,

@@ -55,9 +55,11 @@ def history(tmp_path_factory: pytest.TempPathFactory) -> Path:
     pin(repo, "dev", V2)
     commit_all(repo, f"Pin {MODEL}@{V2} in dev")
     pin(repo, "dev", V3)
-    commit_all(repo, f"Pin {MODEL}@{V3} in dev")
+    bad = commit_all(repo, f"Pin {MODEL}@{V3} in dev")
     pin(repo, "dev", V2)
-    commit_all(repo, f"Rollback {MODEL} in dev to {V2} [mlops-rollback]")
+    back = commit_all(repo, f"Rollback {MODEL} in dev to {V2} [mlops-rollback]")
+    for sha, state in ((bad, "failure"), (back, "success")):  # what deploy.yml records on the forge
+        forge.set_deployment_status(forge.create_deployment(sha, "dev", "local deploy of dev"), state, state)
     return repo
 
 
@@ -89,6 +91,7 @@ def test_a_rollback_explains_itself_and_the_history_marks_it(history: Path) -> N
         (V3, V2, True), (V2, V3, False), (V1, V2, False), (None, V1, False)]
     assert [e["environment"] for e in out["promotion_path"]] == ["dev"]
     assert out["promotion_path"][0]["subject"] == f"Pin {MODEL}@{V2} in dev"  # how it arrived, not the rollback
+    assert [(d["version"], d["state"]) for d in out["deploys"]] == [(V2, "success"), (V3, "failure")]
 
 
 def test_the_page_for_people(history: Path) -> None:
@@ -96,6 +99,7 @@ def test_the_page_for_people(history: Path) -> None:
     assert res.code == 0, res.err
     assert res.out.startswith(f"{MODEL}@{V2} runs in dev\n")
     assert "rollback" in res.out and "gates in dev against" in res.out and "pin history of" in res.out
+    assert f"{MODEL}@{V3}  failure" in res.out and "deployments to dev (newest first)" in res.out
 
 
 def test_a_version_pinned_nowhere(history: Path) -> None:

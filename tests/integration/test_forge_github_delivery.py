@@ -111,3 +111,16 @@ def test_team_members_are_read_from_github(client: GitHubForge, gh: tuple[cs.Con
     assert client.team_members("@acme/ml-governance") == {"alice", "bob"}
     assert client.team_members("@acme/nobody") is None  # unknown team, or a token without Members: read
     assert client.team_members("@alice") is None  # a user, not a team
+
+
+def test_deployments_are_listed_with_their_latest_state(client: GitHubForge,
+                                                        gh: tuple[cs.ContractServer, Repo]) -> None:
+    first = client.create_deployment("a" * 40, "dev", "local deploy of dev")
+    client.set_deployment_status(first, "in_progress", "deploying")
+    client.set_deployment_status(first, "success", "smoke test passed")
+    second = client.create_deployment("b" * 40, "dev", "local deploy of dev")
+    client.set_deployment_status(second, "failure", "smoke test failed")
+    client.create_deployment("c" * 40, "prod", "pull deploy of prod")
+    found = client.deployments("dev")
+    assert [(d.id, d.state) for d in found] == [(second, "failure"), (first, "success")]
+    assert found[0].environment == "dev" and found[0].description == "local deploy of dev"

@@ -69,6 +69,18 @@ class Review:
 
 
 @dataclass(frozen=True)
+class Deployment:
+    """A deployment the forge recorded: which commit went to which environment, when, and how it ended."""
+
+    id: int
+    ref: str  # the commit deployed
+    environment: str
+    created: str
+    state: str  # the latest status: success, failure, in_progress, … ("" when none was set)
+    description: str = ""
+
+
+@dataclass(frozen=True)
 class Issue:
     number: int
     title: str
@@ -162,6 +174,10 @@ class Forge(Protocol):
 
     def set_deployment_status(self, deployment: int, state: str, description: str,
                               url: str | None = None) -> None: ...
+
+    def deployments(self, environment: str, limit: int = 20) -> list[Deployment]:
+        """The newest ``limit`` deployments to ``environment``, newest first, each with its latest status."""
+        ...
 
     def close(self) -> None:
         """Release connections; the forge is not used afterwards."""

@@ -13,7 +13,16 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
-from mlops.adapters.forge import Comment, ForgeError, Issue, PullRequest, Review, StatusState, short_description
+from mlops.adapters.forge import (
+    Comment,
+    Deployment,
+    ForgeError,
+    Issue,
+    PullRequest,
+    Review,
+    StatusState,
+    short_description,
+)
 from mlops.adapters.forge.github_http import GitHubHttp
 
 # operationId → (path template, method) of every REST operation used; the contract tests check each
@@ -45,6 +54,7 @@ OPERATIONS: dict[str, tuple[str, str]] = {
     "repos/create-deployment": ("/repos/{owner}/{repo}/deployments", "post"),
     "repos/create-deployment-status": ("/repos/{owner}/{repo}/deployments/{deployment_id}/statuses", "post"),
     "repos/list-deployments": ("/repos/{owner}/{repo}/deployments", "get"),
+    "repos/list-deployment-statuses": ("/repos/{owner}/{repo}/deployments/{deployment_id}/statuses", "get"),
     "teams/list-members-in-org": ("/orgs/{org}/teams/{team_slug}/members", "get"),
 }
 _SHA = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
@@ -226,6 +236,18 @@ class GitHubForge(GitHubHttp):
         if url:
             body["log_url"] = url
         self._request("POST", self._path("deployments", deployment, "statuses"), json=body)
+
+    def deployments(self, environment: str, limit: int = 20) -> list[Deployment]:
+        found = self._request("GET", self._path("deployments"),
+                              params={"environment": environment, "per_page": max(1, min(limit, 100))}).json()
+        out = []
+        for item in found if isinstance(found, list) else []:
+            statuses = self._request("GET", self._path("deployments", int(item["id"]), "statuses"),
+                                     params={"per_page": 1}).json()  # newest first
+            state = str(statuses[0].get("state", "")) if isinstance(statuses, list) and statuses else ""
+            out.append(Deployment(int(item["id"]), str(item.get("sha") or item.get("ref") or ""), environment,
+                                  str(item.get("created_at") or ""), state, str(item.get("description") or "")))
+        return out
 
 
 def _comment(item: Any) -> Comment:

@@ -19,7 +19,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from mlops.adapters.forge import Comment, ForgeError, Issue, PullRequest, Review, StatusState, short_description
+from mlops.adapters.forge import (
+    Comment,
+    Deployment,
+    ForgeError,
+    Issue,
+    PullRequest,
+    Review,
+    StatusState,
+    short_description,
+)
 from mlops.adapters.scm import BOT, Identity, Scm, ScmError, open_scm
 from mlops.core.atomic import write_text
 
@@ -118,8 +127,12 @@ class LocalForge:
     def statuses(self, sha: str) -> dict[str, dict[str, Any]]:
         return self._read(self.dir / "statuses" / f"{sha}.json")
 
-    def deployments(self) -> list[dict[str, Any]]:
-        return list(self._read(self.dir / "deployments.json").get("items", []))
+    def deployments(self, environment: str, limit: int = 20) -> list[Deployment]:
+        items = list(self._read(self.dir / "deployments.json").get("items", []))
+        mine = [d for d in reversed(items) if d.get("environment") == environment][:limit]
+        return [Deployment(int(d["id"]), str(d["ref"]), environment, str(d.get("created", "")),
+                           str(d["statuses"][-1]["state"]) if d.get("statuses") else "", str(d.get("description", "")))
+                for d in mine]
 
     # -- what people do on a forge (the demo and tests play them) ---------------------------------
 

@@ -176,7 +176,9 @@ def test_deployments_keep_their_statuses(clone: Path) -> None:
     deployment = forge.create_deployment("main", "dev", "digits-cnn@v2")
     forge.set_deployment_status(deployment, "in_progress", "rolling out")
     forge.set_deployment_status(deployment, "success", "smoke test passed", "http://127.0.0.1:1")
-    (item,) = forge.deployments()
-    assert [s["state"] for s in item["statuses"]] == ["in_progress", "success"] and item["environment"] == "dev"
+    (item,) = forge.deployments("dev")
+    assert (item.id, item.ref, item.environment, item.state, item.description) == (
+        deployment, "main", "dev", "success", "digits-cnn@v2")
+    assert forge.deployments("prod") == []
     with pytest.raises(ForgeError, match="no deployment 7"):
         forge.set_deployment_status(7, "success", "x")
