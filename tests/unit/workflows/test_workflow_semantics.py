@@ -239,3 +239,16 @@ def _step(results: dict[str, str], scenario: Scenario, name: str, *path: str) ->
                                                                    "raw": True}),
                           capture_output=True, text=True, timeout=60, check=True)
     return str(json.loads(proc.stdout)[0])
+
+
+@pytest.mark.parametrize(("event", "runs"), [("pull_request", True), ("pull_request_review", True),
+                                             ("push", False), ("issue_comment", False)])
+def test_a_review_runs_the_pr_loop_again_so_an_approval_can_change_the_status(event: str, runs: bool) -> None:
+    """A loosened rule keeps mlops/gates pending until the governance team approves: the approval (a
+    pull_request_review) must start the PR run again, and mlops.yml must follow it."""
+    pr = yaml.safe_load((ROOT / ".github" / "workflows" / "pr.yml").read_text(encoding="utf-8"))
+    assert pr[True]["pull_request_review"] == {"types": ["submitted"]}  # YAML 1.1 reads `on` as True
+    caller = yaml.safe_load((ROOT / ".github" / "workflows" / "mlops.yml").read_text(encoding="utf-8"))
+    expr = str(caller["jobs"]["mlops"]["if"])
+    context = {"github": {"event_name": "workflow_run", "event": {"workflow_run": {"event": event}}}}
+    assert evaluate([{"expr": expr, "context": context, "status": {}}]) == [runs]
