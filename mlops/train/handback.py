@@ -209,4 +209,8 @@ def accept(root: Path, model: str, files: Mapping[str, str], *, fetch: bool = Tr
         raise
     _ignore(record_path.parent, record.version)
     write_once(record_path, files[rel], rel)
+    from mlops.core.repo import load_repository
+    from mlops.explain.cards import write_card
+
+    write_card(load_repository(root, only_models={model}, records=False), record)  # from the checked record
     return Accepted(record, rel, True)

@@ -309,7 +309,7 @@ def test_an_artifact_missing_from_the_remote_is_refused(stub: KubeStub, example_
     code, out = train(example_repo, fetch=False)  # without fetching, the files are checked and written
     assert code == 0, out
     assert versions(example_repo) == sorted([".gitignore", f"{handed_back.version}.dvc",
-                                             f"{handed_back.version}.yaml"])
+                                             f"{handed_back.version}.md", f"{handed_back.version}.yaml"])
 
 
 def test_a_different_record_under_the_same_version_is_refused(stub: KubeStub, example_repo: Path,

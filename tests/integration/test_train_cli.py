@@ -55,7 +55,7 @@ def test_example_models_train_record_and_load(repo: Path, model: str) -> None:
     version = out["version"]
     assert out["created"] and out["digest"].startswith("sha256:") and version.endswith(out["digest"][7:15])
     assert "epoch 2:" in result.err and "Traceback" not in result.err
-    assert versions(repo, model) == [".gitignore", version, f"{version}.dvc", f"{version}.yaml"]
+    assert versions(repo, model) == [".gitignore", version, f"{version}.dvc", f"{version}.md", f"{version}.yaml"]
     assert run_cli("validate", "--repo", str(repo)).code == 0
 
     record = load_repository(repo).records[model][version].spec
@@ -159,10 +159,10 @@ def test_data_errors_are_clear_and_write_nothing(repo: Path, case: str, expected
 
 
 def test_github_annotation_for_a_data_error(repo: Path) -> None:
-    _edit(repo, "cancer-mlp", "mean_radius: float64", "mean_radiuz: float64")
+    _edit(repo, "cancer-mlp", "mean_texture: float64", "mean_texturz: float64")  # the slices read mean_radius
     result = train(repo, "cancer-mlp", "--no-push", env={"GITHUB_ACTIONS": "true"})
     assert result.code == 1
-    assert "::error file=models/cancer-mlp/model.yaml,line=15,col=5::column 'mean_radiuz'" in result.out
+    assert "::error file=models/cancer-mlp/model.yaml,line=16,col=5::column 'mean_texturz'" in result.out
 
 
 def test_kubernetes_backend_submits_through_the_cluster_seam(repo: Path) -> None:
