@@ -146,6 +146,9 @@ def test_delete_kills_the_whole_process_group(target: LocalTarget, tmp_path: Pat
     child = int(pid_file.read_text())
     assert not _gone(child)
     assert target.delete([manifest]) == ["job.batch/train-x deleted"]
+    deadline = time.monotonic() + 10  # SIGKILL reaches the group at once; the kernel may take a moment to reap
+    while not _gone(child) and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert _gone(child)
     assert target.delete([manifest]) == ["job.batch/train-x not found"]
     with pytest.raises(ClusterError, match="404 NotFound"):
