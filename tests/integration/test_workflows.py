@@ -313,7 +313,8 @@ jobs:
 
 def test_the_pr_workflow_validates_with_a_read_only_token_and_nothing_else() -> None:
     pr = load(GITHUB / "workflows" / "pr.yml")
-    assert set(triggers(pr)) == {"pull_request"}
+    assert set(triggers(pr)) == {"pull_request", "pull_request_review"}  # a review re-judges the status
+    assert triggers(pr)["pull_request_review"] == {"types": ["submitted"]}
     assert pr["concurrency"]["cancel-in-progress"] is True
     for job_id, job in pr["jobs"].items():
         assert job["permissions"] == {"contents": "read"}, job_id
