@@ -81,13 +81,22 @@ def iter_pin_changes(scm: Scm, environment: str, model: str, *, rev: str = "HEAD
         after = before
 
 
-def version_changes(scm: Scm, environments: Sequence[str], model: str, version: str, *, rev: str = "HEAD",
-                    limit: int = 1000) -> dict[str, list[PinChange]]:
-    """Per environment, the commits that pinned ``model`` to or away from ``version``, newest first: one walk of
-    the first-parent history (git finds the commits that add or remove the version's text in any of the files)."""
+def version_commits(scm: Scm, environments: Sequence[str], version: str, *, rev: str = "HEAD",
+                    limit: int = 1000) -> list[Commit]:
+    """The first-parent commits that add or remove ``version``'s text in any environment file (git's pickaxe:
+    one walk, in git; it runs as its own process, so a caller may read other revisions meanwhile)."""
     paths = [f"{ENVIRONMENTS}/{env}.yaml" for env in environments]
+    return scm.log(paths, rev=rev, max_count=limit, first_parent=True, containing=version)
+
+
+def version_changes(scm: Scm, environments: Sequence[str], model: str, version: str, *, rev: str = "HEAD",
+                    limit: int = 1000, commits: Sequence[Commit] | None = None) -> dict[str, list[PinChange]]:
+    """Per environment, the commits that pinned ``model`` to or away from ``version``, newest first
+    (``commits``: :func:`version_commits`' answer, when the caller already asked for it)."""
     found: dict[str, list[PinChange]] = {env: [] for env in environments}
-    for commit in scm.log(paths, rev=rev, max_count=limit, first_parent=True, containing=version):
+    if commits is None:
+        commits = version_commits(scm, environments, version, rev=rev, limit=limit)
+    for commit in commits:
         for env in environments:
             after = _pin_at(scm, commit.sha, env, model)
             before = _pin_at(scm, commit.parents[0], env, model) if commit.parents else None

@@ -12,6 +12,7 @@ file's first-parent history newest first, stopping as soon as the answer is foun
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
@@ -23,7 +24,7 @@ from mlops.core.errors import UserError
 from mlops.core.policy import GateResult, gates_for, judge
 from mlops.core.repo import Repository, load_records, record_path
 from mlops.core.spec.record import VersionRecord
-from mlops.deploy.history import PinChange, iter_pin_changes, pin_at, version_changes
+from mlops.deploy.history import PinChange, iter_pin_changes, pin_at, version_changes, version_commits
 
 HISTORY = 10  # recent pin changes shown per environment
 SEARCH = 1000  # commits that add or remove the version in an environment file, searched at most
@@ -200,10 +201,13 @@ def explain(repo: Repository, scm: Scm | None, forge: Forge | None, model: str, 
         notes.append("not a git repository: no pin history, pull requests or reviews")
         return out
     pulls = _Pulls(forge, notes)
-    if environment is not None:  # the newest changes of the environment file, whichever version they concern
-        changes = iter_pin_changes(scm, environment, model, limit=HISTORY * 5)
-        out.history = [_event(c, pulls) for c in islice(changes, HISTORY)]
-    for env_name, found in version_changes(scm, order, model, version, limit=SEARCH).items():
+    with ThreadPoolExecutor(1) as pool:  # git's pickaxe walk runs while the recent history is read
+        walk = pool.submit(version_commits, scm, order, version, limit=SEARCH)
+        if environment is not None:  # the newest changes of the environment file, whichever version they concern
+            changes = iter_pin_changes(scm, environment, model, limit=HISTORY * 5)
+            out.history = [_event(c, pulls) for c in islice(changes, HISTORY)]
+        commits = walk.result()
+    for env_name, found in version_changes(scm, order, model, version, commits=commits).items():
         pinned_here = [c for c in found if c.after == version]  # newest first
         if not pinned_here:
             continue
