@@ -27,6 +27,7 @@ from mlops.core.spec.record import VersionRecord
 from mlops.deploy.history import PinChange, iter_pin_changes, pin_at, version_changes, version_commits
 
 HISTORY = 10  # recent pin changes shown per environment
+GATES = "mlops/gates"  # the commit status the PR loop sets (mlops.report.report.STATUS_CONTEXT)
 SEARCH = 1000  # commits that add or remove the version in an environment file, searched at most
 
 
@@ -40,6 +41,7 @@ class Pull:
     author: str
     merged: bool
     reviews: tuple[tuple[str, str, str], ...]  # (user, state, submitted)
+    gates: tuple[str, str] | None = None  # the `mlops/gates` status on its head: (state, description)
 
     @property
     def approved_by(self) -> list[str]:
@@ -52,6 +54,7 @@ class Pull:
     def to_dict(self) -> dict[str, Any]:
         return {"number": self.number, "title": self.title, "url": self.url, "author": self.author,
                 "merged": self.merged, "approved_by": self.approved_by,
+                "gates": {"state": self.gates[0], "description": self.gates[1]} if self.gates else None,
                 "reviews": [{"user": u, "state": s, "submitted": t} for u, s, t in self.reviews]}
 
 
@@ -150,11 +153,12 @@ class _Pulls:
             if pr is None:
                 return None
             reviews = tuple((r.user, r.state, r.submitted) for r in self.forge.reviews(pr.number))
+            gates = self.forge.status(pr.head_sha, GATES) if pr.head_sha else None
         except ForgeError as exc:  # the forge is a bonus; git alone still answers
             self.notes.append(f"the forge did not answer ({exc}); pull requests left out")
             self.forge = None
             return None
-        return Pull(pr.number, pr.title, pr.url, pr.author, pr.merged, reviews)
+        return Pull(pr.number, pr.title, pr.url, pr.author, pr.merged, reviews, gates)
 
 
 def _deploys(scm: Scm, forge: Forge, environment: str, model: str, notes: list[str]) -> list[Deploy]:

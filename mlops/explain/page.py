@@ -18,7 +18,9 @@ def _pull(pull: Pull | None) -> str:
         return "no pull request found"
     state = "merged" if pull.merged else "not merged"
     approved = f"approved by {', '.join(pull.approved_by)}" if pull.approved_by else "no approving review"
-    return f"pull request #{pull.number} “{pull.title}” by {pull.author or '?'} — {state}; {approved}"
+    gates = f"; mlops/gates on its head: {pull.gates[0]} ({pull.gates[1]})" if pull.gates else \
+        "; no mlops/gates status on its head"
+    return f"pull request #{pull.number} “{pull.title}” by {pull.author or '?'} — {state}; {approved}{gates}"
 
 
 def _event(e: PinEvent) -> str:

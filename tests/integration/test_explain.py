@@ -33,6 +33,7 @@ def merged_pr(repo: Path, forge: LocalForge, branch: str, env: str, version: str
     git(repo, "push", "-q", "origin", branch)
     git(repo, "checkout", "-q", "main")
     pr = forge.open_pr(branch, "main", f"Pin {version} in {env}", "")
+    forge.set_status(pr.head_sha, "success", "mlops/gates", f"required gates passed ({env})")  # the PR loop's
     forge.review_as(pr.number, reviewer)
     forge.merge_pr(pr.number, forge.get_pr(pr.number).head_sha, f"Merge pull request #{pr.number}")
     git(repo, "pull", "-q", "--ff-only", "origin", "main")
@@ -77,6 +78,7 @@ def test_why_a_version_runs_in_staging_from_git_and_the_local_forge(history: Pat
     assert pinned["before"] is None and pinned["after"] == V1 and not pinned["rollback"]
     assert pinned["pull_request"]["number"] == 2 and pinned["pull_request"]["approved_by"] == ["bob"]
     assert pinned["pull_request"]["merged"] is True
+    assert pinned["pull_request"]["gates"] == {"state": "success", "description": "required gates passed (staging)"}
     assert [(e["environment"], e["pull_request"]["number"]) for e in out["promotion_path"]] == [("dev", 1),
                                                                                              ("staging", 2)]
     assert out["pinned_in"] == ["staging"] and out["gates"]["passed"] is True
@@ -133,9 +135,12 @@ def test_pull_requests_and_reviews_through_github(history: Path) -> None:
                                    "merge_sha": pull["merge_sha"], "merged_at": "2026-12-01T00:00:00Z",
                                    "user": "carol", "reviews": [{"user": "dave", "state": "APPROVED",
                                                                  "commit": pull["head_sha"]}]}
+        server.state.statuses.append({"sha": local.pull(2)["head_sha"], "state": "failure", "context": "mlops/gates",
+                                      "description": "digits-cnn failed staging"})
         env = {**os.environ, "GITHUB_TOKEN": cs.TOKEN, "GITHUB_REPOSITORY": "o/r", "GITHUB_API_URL": server.url}
         out = explain(history, "staging", MODEL, env=env)
         assert server.violations == []
     pr = out["pinned_by"]["pull_request"]
     assert (pr["number"], pr["author"], pr["approved_by"]) == (2, "carol", ["dave"])
     assert pr["url"] == "https://github.com/o/r/pull/2"
+    assert pr["gates"] == {"state": "failure", "description": "digits-cnn failed staging"}

@@ -135,6 +135,10 @@ class Forge(Protocol):
         """Pull requests that contain ``sha`` (merged or open)."""
         ...
 
+    def status(self, sha: str, context: str) -> tuple[str, str] | None:
+        """The latest commit status ``context`` of ``sha``: (state, description); None when none was set."""
+        ...
+
     def team_members(self, team: str) -> set[str] | None:
         """The logins of ``@org/team``'s members; None when the forge cannot tell (no such team, no permission)."""
         ...

@@ -56,6 +56,7 @@ OPERATIONS: dict[str, tuple[str, str]] = {
     "repos/list-deployments": ("/repos/{owner}/{repo}/deployments", "get"),
     "repos/list-deployment-statuses": ("/repos/{owner}/{repo}/deployments/{deployment_id}/statuses", "get"),
     "teams/list-members-in-org": ("/orgs/{org}/teams/{team_slug}/members", "get"),
+    "repos/list-commit-statuses-for-ref": ("/repos/{owner}/{repo}/commits/{ref}/statuses", "get"),
 }
 _SHA = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
 
@@ -138,6 +139,12 @@ class GitHubForge(GitHubHttp):
 
     def prs_for_commit(self, sha: str) -> list[PullRequest]:
         return [_pull(item) for item in self._pages(self._path("commits", sha, "pulls"), {})]
+
+    def status(self, sha: str, context: str) -> tuple[str, str] | None:
+        for item in self._pages(self._path("commits", sha, "statuses"), {}):  # newest first
+            if item.get("context") == context:
+                return str(item.get("state", "")), str(item.get("description") or "")
+        return None
 
     def team_members(self, team: str) -> set[str] | None:
         org, sep, slug = team.removeprefix("@").partition("/")

@@ -261,6 +261,10 @@ class LocalForge:
         return [Review(r["user"], r["state"], r.get("commit", ""), r.get("submitted", ""))
                 for r in self._load("pulls", number).get("reviews", [])]
 
+    def status(self, sha: str, context: str) -> tuple[str, str] | None:
+        found = self.statuses(sha).get(context)
+        return (str(found["state"]), str(found.get("description") or "")) if found else None
+
     def team_members(self, team: str) -> set[str] | None:
         """From ``.mlops/forge/teams.json`` (``{"@org/team": ["login", …]}``), which a person writes."""
         path = self.dir / "teams.json"
