@@ -20,22 +20,31 @@ RECORDED = "when the version was recorded: each environment's gates against the 
 NOW = "now: each environment's gates against the version pinned there"
 
 
-def gates_by_environment(repo: Repository, record: VersionRecord) -> dict[str, tuple[GateResult, ...]]:
-    """Each environment's gates (model, policy and slice gates) on the record's metrics, in promotion order."""
+def record_gates(repo: Repository, env: str, record: VersionRecord, baseline: str | None
+                 ) -> tuple[tuple[GateResult, ...], VersionRecord | None]:
+    """``env``'s gates (model, policy and slice gates) on the record's metrics, against ``baseline``'s record
+    (loaded when needed); and that record, None when there is none."""
+    spec = repo.require_model(record.model).spec
+    if baseline:
+        load_records(repo, record.model, {baseline})
+    loaded = repo.records.get(record.model, {}).get(baseline or "")
+    base = loaded.spec if loaded is not None else None
+    gates = judge(gates_for(spec, repo.environment(env)), dict(record.metrics),
+                  dict(base.metrics) if base is not None else None)
+    if not spec.evaluation.slices:
+        return gates, base
     from mlops.evaluate.slicing import record_slices
 
-    spec = repo.require_model(record.model).spec
+    return (*gates, *record_slices(spec, record, base).gates), base
+
+
+def gates_by_environment(repo: Repository, record: VersionRecord) -> dict[str, tuple[GateResult, ...]]:
+    """Each environment's gates on the record's metrics against the version pinned there, in promotion order."""
     found: dict[str, tuple[GateResult, ...]] = {}
     for env in repo.promotion_order() or sorted(repo.environments):
         pin = repo.environment(env).pin(record.model)
         other = pin.version if pin is not None and pin.version != record.version else None
-        if other:
-            load_records(repo, record.model, {other})
-        loaded = repo.records.get(record.model, {}).get(other or "")
-        base = loaded.spec if loaded is not None else None
-        gates = judge(gates_for(spec, repo.environment(env)), dict(record.metrics),
-                      dict(base.metrics) if base is not None else None)
-        found[env] = (*gates, *record_slices(spec, record, base).gates)
+        found[env] = record_gates(repo, env, record, other)[0]
     return found
 
 

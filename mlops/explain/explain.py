@@ -21,7 +21,7 @@ from mlops.adapters.forge import Forge, ForgeError, PullRequest
 from mlops.adapters.scm import Scm
 from mlops.core.card import Approval, card_path
 from mlops.core.errors import UserError
-from mlops.core.policy import GateResult, gates_for, judge
+from mlops.core.policy import GateResult
 from mlops.core.repo import Repository, load_records, record_path
 from mlops.core.spec.record import VersionRecord
 from mlops.deploy.history import PinChange, iter_pin_changes, pin_at, version_changes, version_commits
@@ -179,7 +179,7 @@ def _event(change: PinChange, pulls: _Pulls) -> PinEvent:
 def explain(repo: Repository, scm: Scm | None, forge: Forge | None, model: str, *, environment: str | None = None,
             version: str | None = None) -> Explanation:
     """Explain the version pinned in ``environment`` (or ``version`` itself) of ``model``."""
-    spec = repo.require_model(model).spec
+    repo.require_model(model)  # an unknown model is refused here, in the shared wording
     notes: list[str] = []
     if environment is not None:
         env = repo.require_environment(environment).spec
@@ -222,19 +222,10 @@ def explain(repo: Repository, scm: Scm | None, forge: Forge | None, model: str, 
     if environment is not None and pulls.forge is not None:
         out.deploys = _deploys(scm, pulls.forge, environment, model, notes)
     if environment is not None:
-        baseline = out.pinned_by.before if out.pinned_by else None
-        base_metrics = None
-        if baseline:
-            load_records(repo, model, {baseline})
-            base_record = repo.records.get(model, {}).get(baseline)
-            base_metrics = dict(base_record.spec.metrics) if base_record else None
-        out.baseline = baseline if base_metrics is not None else None
-        out.gates = judge(gates_for(spec, repo.environment(environment)), dict(record.metrics), base_metrics)
-        if spec.evaluation.slices:  # slice gates judge the records' per-slice metrics
-            from mlops.evaluate.slicing import record_slices
+        from mlops.explain.cards import record_gates
 
-            base_record = repo.records.get(model, {}).get(baseline or "")
-            out.gates += record_slices(spec, record, base_record.spec if base_record else None).gates
+        out.gates, base = record_gates(repo, environment, record, out.pinned_by.before if out.pinned_by else None)
+        out.baseline = base.version if base is not None else None
         if out.pinned_by is None:
             notes.append(f"no commit in the last {SEARCH} changes of environments/{environment}.yaml pinned "
                          f"{version}; the pin is older, or the history is shallow (fetch-depth: 0)")
